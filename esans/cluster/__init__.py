@@ -1,0 +1,1 @@
+"""MSAC: two-level k-means over fused item vectors."""

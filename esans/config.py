@@ -1,0 +1,164 @@
+"""One typed config model that mirrors ``params.yaml``. Unknown keys are errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from esans.errors import EsansError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SyntheticParams(_Strict):
+    n_items: int = Field(2000, ge=20)
+    n_users: int = Field(1000, ge=10)
+    n_events: int = Field(60000, ge=100)
+    n_topics: int = Field(20, ge=2, le=40)
+    image_size: int = Field(64, ge=16, le=512)
+    popularity_alpha: float = Field(0.9, ge=0.0)
+    text_noise: float = Field(0.35, ge=0.0, le=1.0)
+    drift: float = Field(0.5, ge=0.0, le=1.0)
+
+
+class MovielensParams(_Strict):
+    path: str = "../shared/datasets/ml100k-multimodal"
+
+
+class FilesParams(_Strict):
+    interactions: str = "data/raw/interactions.csv"
+    items: str = "data/raw/items.csv"
+
+
+class DataParams(_Strict):
+    source: Literal["synthetic", "movielens", "files"] = "synthetic"
+    synthetic: SyntheticParams = SyntheticParams()
+    movielens: MovielensParams = MovielensParams()
+    files: FilesParams = FilesParams()
+
+
+class ValidateParams(_Strict):
+    max_missing_text_frac: float = Field(0.05, ge=0, le=1)
+    max_missing_image_frac: float = Field(0.05, ge=0, le=1)
+    min_interactions: int = Field(100, ge=1)
+
+
+class SplitParams(_Strict):
+    valid_frac: float = Field(0.1, gt=0, lt=0.5)
+    test_frac: float = Field(0.1, gt=0, lt=0.5)
+
+
+class TextEncoderParams(_Strict):
+    model: str = "builtin:all-MiniLM-L6-v2"
+    pooling: Literal["mean", "cls"] = "mean"
+    max_length: int = Field(128, ge=8, le=4096)
+    batch_size: int = Field(64, ge=1)
+
+
+class ImageEncoderParams(_Strict):
+    model: str = "builtin:efficientnet-lite0"
+    size: int = Field(128, ge=32, le=1024)
+    batch_size: int = Field(32, ge=1)
+    max_pixels: int = Field(40_000_000, ge=1024)
+
+
+class EncodeParams(_Strict):
+    text: TextEncoderParams = TextEncoderParams()
+    image: ImageEncoderParams = ImageEncoderParams()
+
+
+class BehaviourParams(_Strict):
+    dim: int = Field(64, ge=2)
+    max_history: int = Field(200, ge=2)
+
+
+class FuseParams(_Strict):
+    dim: int = Field(64, ge=2)
+    epochs: int = Field(200, ge=0)
+    lr: float = Field(3e-3, gt=0)
+    temperature: float = Field(0.1, gt=0)
+    weights: dict[Literal["text", "image", "behaviour"], float] = {
+        "text": 1.0, "image": 1.0, "behaviour": 1.0}
+
+
+class ClusterParams(_Strict):
+    n_l1: int = Field(16, ge=2)
+    n_l2: int = Field(8, ge=1)
+    min_cluster_size: int = Field(5, ge=1)
+    niter: int = Field(25, ge=1)
+
+
+Sampler = Literal["esans", "msac", "uniform", "popularity", "inbatch", "full"]
+
+
+class TrainParams(_Strict):
+    # esans = msac + EDIS; full = full softmax over the catalogue (the reference).
+    sampler: Sampler = "esans"
+    # EDIS virtual negatives on top of any real-negative sampler (always on for esans).
+    edis: bool = False
+    logq_correction: bool = True
+    epochs: int = Field(20, ge=1)
+    batch_size: int = Field(1024, ge=2)
+    lr: float = Field(2e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    dim: int = Field(64, ge=2)
+    temperature: float = Field(0.07, gt=0)
+    history_len: int = Field(50, ge=1)
+    patience: int = Field(4, ge=1)
+    m_c: int = Field(2, ge=0)
+    m_o: int = Field(5, ge=2)
+    n_negatives: int = Field(7, ge=1)
+    edis_lambda: float = Field(0.1, ge=-1, le=1)
+    easy_temperature: float = Field(1.0, gt=0)
+    threads: int = Field(2, ge=1)
+
+
+class EvaluateParams(_Strict):
+    ks: list[int] = [20, 50, 100, 200]
+    batch_users: int = Field(1024, ge=1)
+
+
+class Params(_Strict):
+    seed: int = 42
+    data: DataParams = DataParams()
+    validate_: ValidateParams = Field(ValidateParams(), alias="validate")
+    split: SplitParams = SplitParams()
+    encode: EncodeParams = EncodeParams()
+    behaviour: BehaviourParams = BehaviourParams()
+    fuse: FuseParams = FuseParams()
+    cluster: ClusterParams = ClusterParams()
+    train: TrainParams = TrainParams()
+    evaluate: EvaluateParams = EvaluateParams()
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _check(self) -> "Params":
+        if max(self.evaluate.ks) > 200:
+            raise ValueError("evaluate.ks: the top-N lists hold 200 items; K must be <= 200")
+        return self
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate ``params.yaml``; a wrong type or unknown key raises EsansError."""
+    path = Path(path)
+    if not path.exists():
+        raise EsansError("file not found", path=path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise EsansError(f"not valid YAML: {exc}".replace("\n", " "), path=path) from None
+    if not isinstance(raw, dict):
+        raise EsansError("top level must be a mapping", path=path)
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        raise EsansError(f"{loc}: {first['msg']} ({len(exc.errors())} problem(s))",
+                         path=path, rule="params") from None

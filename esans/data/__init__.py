@@ -1,0 +1,1 @@
+"""Data sources, the internal schema, and the temporal split."""

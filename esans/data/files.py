@@ -1,0 +1,90 @@
+"""A user's own catalogue: an interactions table and an items table (CSV or parquet).
+
+interactions: user_id, item_id, timestamp (unix seconds, integer), optional rating
+items:        item_id, title, text, optional image_path (relative to the items file's folder),
+              optional label (a category, used only for diagnostics)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import polars as pl
+
+from esans.errors import EsansError
+
+INTERACTION_COLUMNS = {"required": ["user_id", "item_id", "timestamp"], "optional": ["rating"]}
+ITEM_COLUMNS = {"required": ["item_id", "title", "text"], "optional": ["image_path", "label"]}
+
+
+def read_table(path: Path, columns: dict[str, list[str]]) -> pl.DataFrame:
+    """Read CSV or parquet with every column as text-or-number, check the column set."""
+    if not path.exists():
+        raise EsansError("file not found", path=path)
+    if path.stat().st_size == 0:
+        raise EsansError("file is empty", path=path, rule="non-empty")
+    try:
+        if path.suffix.lower() in {".parquet", ".pq"}:
+            df = pl.read_parquet(path)
+        elif path.suffix.lower() in {".csv", ".tsv"}:
+            raw = path.read_bytes()
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                line = raw[: exc.start].count(b"\n") + 1
+                raise EsansError(f"not valid UTF-8 (byte {raw[exc.start]:#x}); re-save the file "
+                                 "as UTF-8", path=path, row=line, rule="encoding") from None
+            df = pl.read_csv(raw, separator="\t" if path.suffix.lower() == ".tsv" else ",",
+                             infer_schema=False)
+        else:
+            raise EsansError("unsupported format (use .csv, .tsv or .parquet)", path=path)
+    except EsansError:
+        raise
+    except Exception as exc:  # polars/arrow raise many types for corrupt input
+        raise EsansError(f"cannot read: {type(exc).__name__}: {exc}".split("\n")[0],
+                         path=path) from None
+    missing = [c for c in columns["required"] if c not in df.columns]
+    if missing:
+        raise EsansError(f"missing required column(s) {missing}; found {df.columns}", path=path,
+                         rule="schema")
+    unknown = [c for c in df.columns if c not in columns["required"] + columns["optional"]]
+    if unknown:
+        raise EsansError(f"unknown column(s) {unknown}; allowed: "
+                         f"{columns['required'] + columns['optional']}", path=path, rule="schema")
+    if df.height == 0:
+        raise EsansError("no data rows (header only)", path=path, rule="non-empty")
+    return df
+
+
+def _cast(df: pl.DataFrame, path: Path, col: str, dtype: pl.DataType) -> pl.Series:
+    src = df[col]
+    if src.dtype == pl.String:
+        src = src.str.strip_chars()
+    out = src.cast(dtype, strict=False)
+    bad = out.is_null() & src.is_not_null()
+    if dtype.is_float():
+        bad = bad | (out.is_nan() | out.is_infinite()).fill_null(False)
+    if bad.any():
+        row = int(bad.arg_true()[0])
+        raise EsansError(f"column {col!r}: value {src[row]!r} is not a valid {dtype}",
+                         path=path, row=row + 2, rule="dtype")
+    return out
+
+
+def load(interactions: str | Path, items: str | Path,
+         project_root: str | Path = ".") -> tuple[pl.DataFrame, pl.DataFrame, dict]:
+    ipath, tpath = Path(interactions), Path(items)
+    inter = read_table(ipath, INTERACTION_COLUMNS)
+    inter = inter.with_columns(
+        _cast(inter, ipath, "user_id", pl.String()), _cast(inter, ipath, "item_id", pl.String()),
+        _cast(inter, ipath, "timestamp", pl.Int64()),
+        *([_cast(inter, ipath, "rating", pl.Float64())] if "rating" in inter.columns else []))
+    cat = read_table(tpath, ITEM_COLUMNS)
+    cat = cat.with_columns(_cast(cat, tpath, "item_id", pl.String()))
+    if "image_path" in cat.columns:
+        base = tpath.parent
+        cat = cat.with_columns(pl.col("image_path").map_elements(
+            lambda p: os.path.relpath(base / p, project_root) if p else None,
+            return_dtype=pl.String))
+    return cat, inter, {"items": cat.height, "interactions": inter.height}

@@ -1,0 +1,1 @@
+"""Item encoders: text and image (Hugging Face + offline defaults), behaviour, fusion."""

@@ -1,0 +1,1 @@
+"""The two-tower model and its sampled-softmax loss."""

@@ -1,0 +1,52 @@
+"""Two towers sharing one item tower.
+
+item(i) = normalise(MLP(content_i) + id_emb_i)
+user(u, history) = normalise(MLP([user_emb_u ; attention-free recency pool of item(history)]))
+
+``content`` is the fused MSAC input vector (fixed); history is the user's last L items
+before the target (training) or before the evaluation cut (evaluation), most recent last.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class TwoTower(nn.Module):
+    def __init__(self, content: torch.Tensor, n_users: int, dim: int, history_len: int) -> None:
+        super().__init__()
+        n_items, d_in = content.shape
+        self.register_buffer("content", content.float())
+        self.item_mlp = nn.Sequential(nn.Linear(d_in, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
+        self.item_id = nn.Embedding(n_items, dim)
+        self.user_id = nn.Embedding(n_users, dim)
+        self.pos_logit = nn.Parameter(torch.zeros(history_len))  # recency weights, last = newest
+        self.user_mlp = nn.Sequential(nn.Linear(2 * dim, 2 * dim), nn.GELU(),
+                                      nn.Linear(2 * dim, dim))
+        nn.init.normal_(self.item_id.weight, std=0.01)
+        nn.init.normal_(self.user_id.weight, std=0.01)
+
+    def items(self, ids: torch.Tensor) -> torch.Tensor:
+        """(...,) item ids -> (..., d) normalised item vectors."""
+        flat = ids.reshape(-1)
+        uniq, inv = torch.unique(flat, return_inverse=True)
+        vec = F.normalize(self.item_mlp(self.content[uniq]) + self.item_id(uniq), dim=-1)
+        return vec[inv].reshape(*ids.shape, -1)
+
+    def all_items(self) -> torch.Tensor:
+        return F.normalize(self.item_mlp(self.content) + self.item_id.weight, dim=-1)
+
+    def users(self, users: torch.Tensor, history: torch.Tensor,
+              hist_vecs: torch.Tensor | None = None) -> torch.Tensor:
+        """users (B,), history (B, L) item ids with -1 padding -> (B, d).
+
+        ``hist_vecs`` (B, L, d): the history's item vectors, when the caller has them.
+        """
+        valid = history >= 0
+        h = hist_vecs if hist_vecs is not None else self.items(history.clamp(min=0))  # (B, L, d)
+        w = torch.softmax(self.pos_logit, 0).unsqueeze(0) * valid                      # (B, L)
+        pooled = (h * w.unsqueeze(-1)).sum(1) / w.sum(1, keepdim=True).clamp(min=1e-9)
+        x = torch.cat([self.user_id(users), pooled], dim=-1)
+        return F.normalize(self.user_mlp(x), dim=-1)

@@ -1,0 +1,23 @@
+"""Artifact locations, relative to the project root. ``dvc.yaml`` declares the same paths
+(``tests/unit/test_dvc_yaml.py`` checks that they agree)."""
+
+from pathlib import Path
+
+INGEST = Path("data/ingest")
+INGEST_ITEMS = INGEST / "items.parquet"
+INGEST_INTERACTIONS = INGEST / "interactions.parquet"
+INGEST_IMAGES = INGEST / "images"
+SPLIT = Path("data/split")
+ENCODE = Path("data/encode")
+BEHAVIOUR = Path("data/behaviour")
+FUSE = Path("data/fuse")
+CLUSTER = Path("data/cluster")
+MODELS = Path("models")
+INDEX = Path("data/index")
+EVALUATE = Path("data/evaluate")
+REPORTS = Path("reports")
+METRICS = Path("metrics.json")
+
+
+def report(stage: str) -> Path:
+    return REPORTS / f"{stage}.json"

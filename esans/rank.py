@@ -1,0 +1,34 @@
+"""Full-catalogue ranking with seen items masked."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from esans.data.history import Histories
+from esans.model.towers import TwoTower
+
+
+@torch.inference_mode()
+def user_vectors(model: TwoTower, users: np.ndarray, hist: Histories, history_len: int,
+                 item_vecs: torch.Tensor, batch: int = 4096) -> torch.Tensor:
+    out = []
+    for s in range(0, len(users), batch):
+        u = torch.from_numpy(np.asarray(users[s:s + batch], np.int64))
+        h = hist.last(u, history_len)
+        out.append(model.users(u, h, item_vecs[h.clamp(min=0)]))
+    return torch.cat(out) if out else torch.zeros((0, item_vecs.shape[1]))
+
+
+@torch.inference_mode()
+def topk_masked(user_vecs: torch.Tensor, item_vecs: torch.Tensor, users: np.ndarray,
+                seen: Histories, k: int, batch: int = 1024) -> np.ndarray:
+    """Exact top-k item indices per user over all items, the user's ``seen`` items excluded."""
+    out = []
+    for s in range(0, len(users), batch):
+        u = torch.from_numpy(np.asarray(users[s:s + batch], np.int64))
+        scores = user_vecs[s:s + batch] @ item_vecs.T                    # (b, N)
+        rows, items = seen.seen_csr(u)
+        scores[rows, items] = -float("inf")
+        out.append(torch.topk(scores, min(k, scores.shape[1]), dim=1).indices.numpy())
+    return np.concatenate(out) if out else np.zeros((0, k), np.int64)

@@ -1,0 +1,1 @@
+"""Negative samplers: one small module each, one interface (``base.Sampler``)."""

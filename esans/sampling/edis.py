@@ -1,0 +1,46 @@
+"""EDIS: virtual negatives interpolated from the real negatives' embeddings.
+
+For k = 2..m, k virtual negatives each mix a random k-subset of the row's m source negatives
+with Dirichlet(1) weights w (convex), then move by the extrapolation coefficient lambda away
+from (lambda > 0) or towards (lambda < 0) the sources' mean:
+
+    v = (1 + lambda) * sum_j w_j e_j - lambda * mean_j e_j
+
+The weights of v sum to one, so v lies in the sources' affine hull (inside the convex hull for
+lambda <= 0). That is sum_{k=2}^{m} k = (m + 2)(m - 1) / 2 virtual negatives per row, built with
+one batched matrix product.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def n_virtual(m: int) -> int:
+    return (m + 2) * (m - 1) // 2
+
+
+def mixing_weights(batch: int, m: int, lam: float, gen: torch.Generator
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return (affine weights (B, V, m), convex weights (B, V, m)), V = n_virtual(m)."""
+    sizes = torch.cat([torch.full((k,), k) for k in range(2, m + 1)])      # (V,)
+    v = len(sizes)
+    noise = torch.rand((batch, v, m), generator=gen)
+    ranks = noise.argsort(dim=-1).argsort(dim=-1)                          # random permutation
+    in_subset = ranks < sizes.view(1, v, 1)                                # k-subset per row
+    g = -torch.log(torch.rand((batch, v, m), generator=gen).clamp(min=1e-12))  # Exp(1)
+    g = g * in_subset
+    convex = g / g.sum(-1, keepdim=True)
+    affine = (1 + lam) * convex - lam / m
+    return affine, convex
+
+
+def interpolate(emb: torch.Tensor, log_q: torch.Tensor, lam: float,
+                gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """emb (B, m, d), log_q (B, m) -> virtual emb (B, V, d), their log_q (B, V).
+
+    A virtual negative's log_q is the convex-weighted mean of its sources' log_q.
+    """
+    b, m, _ = emb.shape
+    affine, convex = mixing_weights(b, m, lam, gen)
+    return affine @ emb, (convex * log_q.unsqueeze(1)).sum(-1)

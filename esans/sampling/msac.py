@@ -1,0 +1,88 @@
+"""MSAC negatives: hard from the positive's level-1 cluster, easy from the others.
+
+For a positive in level-1 cluster c and level-2 cluster s:
+- ``m_c`` hard negatives, uniform over cluster c minus cluster s;
+- ``m_o`` easy negatives: a cluster c' != c drawn with probability
+  softmax(-||mu_c - mu_c'||^2 / T), then an item uniform in c'.
+Nothing is drawn from s (likely false negatives), and draws that hit the user's train items are
+redrawn. Everything is index arithmetic on items sorted by (l1, l2): no Python per sample.
+If c has a single level-2 cluster, its hard slots are filled with easy draws.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from esans.sampling.base import Negatives, SeenItems, resample_seen
+
+
+class MSACSampler:
+    name = "msac"
+
+    def __init__(self, l1: np.ndarray, l2: np.ndarray, centroids1: np.ndarray, m_c: int,
+                 m_o: int, temperature: float = 1.0, seen: SeenItems | None = None) -> None:
+        l1 = np.array(l1, np.int64)  # copies: torch wants writable arrays
+        l2 = np.array(l2, np.int64)
+        order = np.lexsort((l2, l1))
+        self.sorted_items = torch.from_numpy(order)
+        k1, k2 = int(l1.max()) + 1, int(l2.max()) + 1
+        s1 = np.bincount(l1, minlength=k1)
+        s2 = np.bincount(l2, minlength=k2)
+        self.l1 = torch.from_numpy(l1)
+        self.l2 = torch.from_numpy(l2)
+        self.l1_start = torch.from_numpy(np.concatenate([[0], np.cumsum(s1)[:-1]]))
+        self.l1_size = torch.from_numpy(s1)
+        # Level-2 ids grow with level-1 ids, so l2 is sorted in this order too.
+        self.l2_start = torch.from_numpy(np.searchsorted(l2[order], np.arange(k2)))
+        self.l2_size = torch.from_numpy(s2)
+        d = ((centroids1[:, None, :] - centroids1[None, :, :]) ** 2).sum(-1)
+        logits = torch.from_numpy(-d / temperature).double()
+        logits.fill_diagonal_(-float("inf"))
+        if k1 == 1:
+            logits = torch.zeros((1, 1), dtype=torch.float64)
+        self.easy_prob = torch.softmax(logits, dim=1).float()  # (K1, K1), zero diagonal
+        self.m_c, self.m_o, self.seen = m_c, m_o, seen
+
+    @property
+    def n_neg(self) -> int:
+        return self.m_c + self.m_o
+
+    def _easy(self, c: torch.Tensor, m: int, gen: torch.Generator) -> torch.Tensor:
+        clusters = torch.multinomial(self.easy_prob[c], m, replacement=True, generator=gen)
+        r = torch.rand(clusters.shape, generator=gen)
+        off = (r * self.l1_size[clusters]).long()
+        return self.sorted_items[self.l1_start[clusters] + off]
+
+    def _hard(self, c: torch.Tensor, s: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        pool = (self.l1_size[c] - self.l2_size[s]).unsqueeze(1)          # (B, 1)
+        r = (torch.rand((len(c), self.m_c), generator=gen) * pool.clamp(min=1)).long()
+        before = (self.l2_start[s] - self.l1_start[c]).unsqueeze(1)      # items of c before s
+        off = r + (r >= before).long() * self.l2_size[s].unsqueeze(1)
+        hard = self.sorted_items[(self.l1_start[c].unsqueeze(1) + off).clamp(
+            max=len(self.sorted_items) - 1)]
+        return torch.where(pool > 0, hard, self._easy(c, self.m_c, gen))
+
+    def _draw(self, c: torch.Tensor, s: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        parts = []
+        if self.m_c:
+            parts.append(self._hard(c, s, gen))
+        parts.append(self._easy(c, self.m_o, gen))
+        return torch.cat(parts, dim=1)                                    # (B, m_c + m_o)
+
+    def log_q(self, pos: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        """Log expected count of each negative under this row's proposal."""
+        c, s = self.l1[pos], self.l2[pos]
+        cn = self.l1[ids]
+        pool = (self.l1_size[c] - self.l2_size[s]).clamp(min=1).float().unsqueeze(1)
+        hard_lq = torch.log(self.m_c / pool).expand_as(ids)
+        easy_lq = torch.log(self.m_o * self.easy_prob[c.unsqueeze(1), cn].clamp(min=1e-12)
+                            / self.l1_size[cn].float())
+        return torch.where(cn == c.unsqueeze(1), hard_lq, easy_lq)
+
+    def sample(self, users: torch.Tensor, pos: torch.Tensor,
+               gen: torch.Generator) -> Negatives:
+        c, s = self.l1[pos], self.l2[pos]
+        ids = resample_seen(self._draw(c, s, gen), users, self.seen,
+                            lambda m: self._draw(c, s, gen))
+        return Negatives(ids, self.log_q(pos, ids))

@@ -1,0 +1,40 @@
+"""Helpers shared by the stage modules: reading upstream artifacts, timing."""
+
+from __future__ import annotations
+
+import time
+
+import polars as pl
+
+from esans import paths
+from esans.io import read_json, read_npy, read_parquet
+
+
+def timed(report: dict, start: float) -> dict:
+    report["seconds"] = round(time.perf_counter() - start, 3)
+    return report
+
+
+def ingested() -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(items, interactions) as the ingest stage wrote them."""
+    return read_parquet(paths.INGEST_ITEMS), read_parquet(paths.INGEST_INTERACTIONS)
+
+
+def split_table(name: str) -> pl.DataFrame:
+    """One of users / items / train / valid / test from the split stage."""
+    return read_parquet(paths.SPLIT / f"{name}.parquet")
+
+
+def load_model():
+    """The trained two-tower model, loaded with ``weights_only=True`` (no pickle)."""
+    import torch
+
+    from esans.model.towers import TwoTower
+
+    meta = read_json(paths.MODELS / "meta.json")
+    content = torch.from_numpy(read_npy(paths.FUSE / "items.npy"))
+    model = TwoTower(content, meta["n_users"], meta["dim"], meta["history_len"])
+    state = torch.load(paths.MODELS / "model.pt", map_location="cpu", weights_only=True)
+    model.load_state_dict(state)
+    model.eval()
+    return model, meta

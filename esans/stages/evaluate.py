@@ -1,0 +1,68 @@
+"""The ``evaluate`` stage."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+import polars as pl
+
+from esans import paths
+from esans.config import Params
+from esans.io import atomic_dir, atomic_path, read_npy, write_json
+from esans.stages.common import load_model, split_table, timed
+
+log = logging.getLogger("esans")
+
+
+def evaluate(p: Params) -> dict:
+    import faiss
+    import torch
+
+    from esans.data.history import Histories
+    from esans.evaluate import rank_with_index
+    from esans.metrics import recall_ndcg
+    from esans.rank import user_vectors
+
+    t0 = time.perf_counter()
+    torch.set_num_threads(p.train.threads)
+    model, meta = load_model()
+    idx = faiss.read_index(str(paths.INDEX / "items.faiss"))
+    item_vecs = torch.from_numpy(read_npy(paths.INDEX / "item_vectors.npy"))
+    users_t, items_t = split_table("users"), split_table("items")
+    train, valid, test = (split_table(n) for n in ("train", "valid", "test"))
+    n_users = users_t.height
+    kmax = max(p.evaluate.ks)
+    metrics, tops = {}, {}
+    for name, held, seen_parts in (("valid", valid, [train]), ("test", test, [train, valid])):
+        seen_df = pl.concat(seen_parts).sort(["user_idx", "pos"])
+        seen = Histories(seen_df["user_idx"].to_numpy(), seen_df["item_idx"].to_numpy(), n_users)
+        users = np.unique(held["user_idx"].to_numpy())
+        uv = user_vectors(model, users, seen, meta["history_len"], item_vecs)
+        top = rank_with_index(idx, uv.numpy(), users, seen, kmax)
+        grouped = held.group_by("user_idx").agg(pl.col("item_idx")).sort("user_idx")
+        truth = dict(zip(grouped["user_idx"].to_list(), grouped["item_idx"].to_list()))
+        m = recall_ndcg(top, [np.asarray(truth[u]) for u in users], p.evaluate.ks)
+        metrics[name] = {k: round(v, 6) if isinstance(v, float) else v for k, v in m.items()}
+        tops[name] = (users, top)
+    users, top = tops["test"]
+    uid = users_t["user_id"].to_numpy()[users]
+    iid = items_t["item_id"].to_numpy()[np.maximum(top, 0)]
+    top_df = pl.DataFrame({"user_id": np.repeat(uid, top.shape[1]),
+                           "rank": np.tile(np.arange(1, top.shape[1] + 1), len(users)),
+                           "item_id": iid.reshape(-1)}).filter(pl.Series(top.reshape(-1) >= 0))
+    with atomic_dir(paths.EVALUATE) as out:
+        top_df.write_parquet(out / "top200_test.parquet")
+        for name, df in (("train", train), ("valid", valid), ("test", test)):
+            df.select("user_id", "item_id", "timestamp").write_parquet(out / f"{name}.parquet")
+    curve = pl.DataFrame({"k": p.evaluate.ks,
+                          "recall": [metrics["test"][f"recall@{k}"] for k in p.evaluate.ks],
+                          "ndcg": [metrics["test"][f"ndcg@{k}"] for k in p.evaluate.ks]})
+    with atomic_path(paths.REPORTS / "recall_at_k.csv") as tmp:
+        curve.write_csv(tmp)
+    metrics["sampler"] = p.train.sampler
+    metrics["source"] = p.data.source
+    write_json(metrics, paths.METRICS)
+    write_json(timed({"test_users": len(users)}, t0), paths.report("evaluate"))
+    return metrics

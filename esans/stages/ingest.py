@@ -1,0 +1,45 @@
+"""The ``ingest`` stage."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import polars as pl
+
+from esans import paths
+from esans.config import Params
+from esans.io import atomic_dir, write_json
+from esans.stages.common import timed
+
+log = logging.getLogger("esans")
+
+
+def ingest(p: Params) -> dict:
+    from esans.data import files, movielens, synthetic
+    from esans.data.ingest import normalise
+
+    t0 = time.perf_counter()
+    src = p.data.source
+    with atomic_dir(paths.INGEST) as out:
+        locate = lambda path: path  # noqa: E731
+        if src == "synthetic":
+            data = synthetic.generate(p.data.synthetic, p.seed)
+            synthetic.write_images(data.images, out / "images")
+            items = data.items.with_columns(
+                (pl.lit(str(paths.INGEST) + "/") + pl.col("image_path")).alias("image_path"))
+            inter, report = data.interactions, {"items": data.items.height}
+            locate = lambda path: out / "images" / Path(path).name  # noqa: E731
+        elif src == "movielens":
+            items, inter, report = movielens.load(p.data.movielens.path)
+        else:
+            items, inter, report = files.load(p.data.files.interactions, p.data.files.items)
+        items, inter, report = normalise(items, inter, report, locate)
+        items.write_parquet(out / paths.INGEST_ITEMS.name)
+        inter.write_parquet(out / paths.INGEST_INTERACTIONS.name)
+    report["source"] = src
+    write_json(timed(report, t0), paths.report("ingest"))
+    log.info("ingest: %s items, %s interactions from %s", report["n_items"],
+             report["n_interactions"], src)
+    return report

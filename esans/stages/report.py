@@ -1,0 +1,20 @@
+"""The ``report`` stage."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from esans import paths
+from esans.config import Params
+from esans.stages.common import timed
+
+log = logging.getLogger("esans")
+
+
+def report(p: Params) -> dict:
+    from esans.report.html import build
+
+    t0 = time.perf_counter()
+    out = build(paths.REPORTS, paths.METRICS)
+    return timed({"html": str(out)}, t0)

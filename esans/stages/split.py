@@ -1,0 +1,29 @@
+"""The ``split`` stage."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from esans import paths
+from esans.config import Params
+from esans.io import atomic_dir, write_json
+from esans.stages.common import ingested, timed
+
+log = logging.getLogger("esans")
+
+
+def split(p: Params) -> dict:
+    from esans.data.split import temporal_split
+
+    t0 = time.perf_counter()
+    items, inter = ingested()
+    s = temporal_split(inter, items, p.split.valid_frac, p.split.test_frac)
+    with atomic_dir(paths.SPLIT) as out:
+        for name in ("users", "items", "train", "valid", "test"):
+            getattr(s, name).write_parquet(out / f"{name}.parquet")
+    report = {"n_users": s.users.height, "n_items": s.items.height, "train": s.train.height,
+              "valid": s.valid.height, "test": s.test.height,
+              "test_users": s.test["user_idx"].n_unique()}
+    write_json(timed(report, t0), paths.report("split"))
+    return report

@@ -1,0 +1,58 @@
+"""The ``train`` stage."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import polars as pl
+
+from esans import paths
+from esans.config import Params
+from esans.io import atomic_dir, atomic_path, read_npy, read_parquet, write_json
+from esans.stages.common import split_table, timed
+
+log = logging.getLogger("esans")
+
+
+def _train_data(p: Params):
+    from esans.train import TrainData
+
+    train, valid = split_table("train"), split_table("valid")
+    need_clusters = p.train.sampler in ("msac", "esans")
+    kw = {}
+    if need_clusters:
+        a = read_parquet(paths.CLUSTER / "assignments.parquet")
+        kw = {"l1": a["l1"].to_numpy(), "l2": a["l2"].to_numpy(),
+              "centroids1": read_npy(paths.CLUSTER / "centroids1.npy")}
+    return TrainData(
+        n_users=split_table("users").height, n_items=split_table("items").height,
+        train_users=train["user_idx"].to_numpy(), train_items=train["item_idx"].to_numpy(),
+        train_pos=train["pos"].to_numpy(), valid_users=valid["user_idx"].to_numpy(),
+        valid_items=valid["item_idx"].to_numpy(),
+        content=read_npy(paths.FUSE / "items.npy"), **kw)
+
+
+def train(p: Params) -> dict:
+    import torch
+
+    from esans.train import train as fit
+
+    t0 = time.perf_counter()
+    data = _train_data(p)
+    res = fit(p.train, data, p.seed, log=log.info)
+    with atomic_dir(paths.MODELS) as out:
+        torch.save(res.model.state_dict(), out / "model.pt")
+        write_json({"n_users": data.n_users, "n_items": data.n_items,
+                    "content_dim": int(data.content.shape[1]), "dim": p.train.dim,
+                    "history_len": p.train.history_len, "sampler": p.train.sampler,
+                    "best_epoch": res.best_epoch}, out / "meta.json")
+    with atomic_path(paths.REPORTS / "train_history.csv") as tmp:
+        pl.DataFrame(res.history).write_csv(tmp)
+    report = {"sampler": p.train.sampler, "edis": p.train.sampler == "esans" or p.train.edis,
+              "epochs_run": len(res.history), "best_epoch": res.best_epoch,
+              "best_valid_recall@50": res.best_valid_recall50,
+              "mean_step_ms": round(1000 * res.mean_step_s, 3)}
+    write_json(timed(report, t0), paths.report("train"))
+    return report
+

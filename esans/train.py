@@ -1,0 +1,172 @@
+"""Train the two-tower model with the negative sampler chosen in params.
+
+One loop, readable top to bottom: per batch of train interactions (user, positive, history of
+the L items before it), draw real negatives, optionally add EDIS virtual negatives in embedding
+space, and minimise sampled softmax with logQ correction (or the full softmax, as reference).
+Validation Recall@50 after each epoch drives early stopping; the best epoch's weights are kept.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from esans.config import TrainParams
+from esans.data.history import Histories
+from esans.metrics import recall_ndcg
+from esans.model.loss import full_softmax, sampled_softmax
+from esans.model.towers import TwoTower
+from esans.rank import topk_masked, user_vectors
+from esans.sampling import edis
+from esans.sampling.base import Sampler, SeenItems
+from esans.sampling.inbatch import InBatchSampler
+from esans.sampling.msac import MSACSampler
+from esans.sampling.popularity import PopularitySampler
+from esans.sampling.uniform import UniformSampler
+
+
+@dataclass
+class TrainData:
+    n_users: int
+    n_items: int
+    train_users: np.ndarray   # (T,) sorted by (user, time)
+    train_items: np.ndarray   # (T,)
+    train_pos: np.ndarray     # (T,) position in the user's train sequence
+    valid_users: np.ndarray
+    valid_items: np.ndarray
+    content: np.ndarray       # (N, D) fused item vectors
+    l1: np.ndarray | None = None
+    l2: np.ndarray | None = None
+    centroids1: np.ndarray | None = None
+
+
+@dataclass
+class TrainResult:
+    model: TwoTower
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int = 0
+    best_valid_recall50: float = 0.0
+    mean_step_s: float = 0.0
+
+
+def build_sampler(p: TrainParams, data: TrainData) -> Sampler | None:
+    """The real-negative sampler named by ``p.sampler``; None for full softmax."""
+    seen = SeenItems(data.train_users, data.train_items, data.n_items)
+    counts = np.bincount(data.train_items, minlength=data.n_items)
+    if p.sampler == "uniform":
+        return UniformSampler(data.n_items, p.n_negatives, seen)
+    if p.sampler == "popularity":
+        return PopularitySampler(counts, p.n_negatives, 0.75, seen)
+    if p.sampler == "inbatch":
+        return InBatchSampler(counts)
+    if p.sampler in ("msac", "esans"):
+        if data.l1 is None:
+            raise ValueError("the msac/esans samplers need cluster assignments")
+        return MSACSampler(data.l1, data.l2, data.centroids1, p.m_c, p.m_o,
+                           p.easy_temperature, seen)
+    if p.sampler == "full":
+        return None
+    raise ValueError(f"unknown sampler {p.sampler!r}")
+
+
+def uses_edis(p: TrainParams) -> bool:
+    return p.sampler == "esans" or (p.edis and p.sampler not in ("full", "esans"))
+
+
+def valid_recall(model: TwoTower, data: TrainData, train_hist: Histories,
+                 history_len: int, k: int = 50) -> float:
+    users = np.unique(data.valid_users)
+    if len(users) == 0:
+        return 0.0
+    model.eval()
+    with torch.inference_mode():
+        items = model.all_items()
+        uv = user_vectors(model, users, train_hist, history_len, items)
+        top = topk_masked(uv, items, users, train_hist, k)
+    model.train()
+    order = np.argsort(data.valid_users, kind="stable")
+    vu, vi = data.valid_users[order], data.valid_items[order]
+    bounds = np.searchsorted(vu, users, side="left"), np.searchsorted(vu, users, side="right")
+    truth = [vi[a:b] for a, b in zip(*bounds)]
+    return recall_ndcg(top, truth, [k])[f"recall@{k}"]
+
+
+def train(p: TrainParams, data: TrainData, seed: int, log=print) -> TrainResult:
+    torch.manual_seed(seed)
+    torch.set_num_threads(p.threads)
+    gen = torch.Generator().manual_seed(seed)
+    model = TwoTower(torch.from_numpy(data.content), data.n_users, p.dim, p.history_len)
+    opt = torch.optim.Adam(model.parameters(), lr=p.lr, weight_decay=p.weight_decay)
+    sampler = build_sampler(p, data)
+    use_edis = uses_edis(p) and sampler is not None
+    hist = Histories(data.train_users, data.train_items, data.n_users)
+    users_t = torch.from_numpy(data.train_users.astype(np.int64))
+    items_t = torch.from_numpy(data.train_items.astype(np.int64))
+    pos_t = torch.from_numpy(data.train_pos.astype(np.int64))
+    n = len(users_t)
+    result = TrainResult(model=model)
+    best_state, best, bad_epochs, step_times = None, -1.0, 0, []
+    for epoch in range(1, p.epochs + 1):
+        t0 = time.perf_counter()
+        perm = torch.randperm(n, generator=gen)
+        losses = []
+        for s in range(0, n, p.batch_size):
+            ts = time.perf_counter()
+            idx = perm[s:s + p.batch_size]
+            u, i = users_t[idx], items_t[idx]
+            h = hist.window(u, pos_t[idx], p.history_len)                  # (B, L)
+            if sampler is None:
+                allv = model.all_items()
+                uv = model.users(u, h, allv[h.clamp(min=0)])
+                loss = full_softmax(uv, allv, i, p.temperature)
+            else:
+                neg = sampler.sample(u, i, gen)                             # ids (B, m)
+                uniq, inv = torch.unique(torch.cat([i, neg.ids.reshape(-1), h.clamp(min=0)
+                                                    .reshape(-1)]), return_inverse=True)
+                vecs = model.items(uniq)[inv]
+                b, m = neg.ids.shape
+                iv = vecs[:b]                                               # (B, d)
+                nv = vecs[b:b + b * m].view(b, m, -1)                       # (B, m, d)
+                hv = vecs[b + b * m:].view(b, p.history_len, -1)            # (B, L, d)
+                uv = model.users(u, h, hv)
+                hit = neg.ids == i.unsqueeze(1)
+                log_q = neg.log_q
+                if use_edis:
+                    src = min(p.m_o, m)
+                    vv, vq = edis.interpolate(nv[:, m - src:], log_q[:, m - src:],
+                                              p.edis_lambda, gen)
+                    nv = torch.cat([nv, vv], 1)
+                    log_q = torch.cat([log_q, vq], 1)
+                    hit = torch.cat([hit, torch.zeros(vq.shape, dtype=torch.bool)], 1)
+                loss = sampled_softmax(uv, iv, nv, log_q, p.temperature, hit, p.logq_correction)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+            step_times.append(time.perf_counter() - ts)
+        rec = valid_recall(model, data, hist, p.history_len)
+        row = {"epoch": epoch, "loss": float(np.mean(losses)), "valid_recall@50": rec,
+               "seconds": time.perf_counter() - t0}
+        result.history.append(row)
+        log(f"epoch {epoch}: loss {row['loss']:.4f} valid recall@50 {rec:.4f} "
+            f"({row['seconds']:.1f}s)")
+        if rec > best:
+            best, bad_epochs = rec, 0
+            best_state = copy.deepcopy(model.state_dict())
+            result.best_epoch = epoch
+        else:
+            bad_epochs += 1
+            if bad_epochs >= p.patience:
+                log(f"early stop: no gain for {p.patience} epochs; best epoch {result.best_epoch}")
+                break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    result.best_valid_recall50 = best
+    result.mean_step_s = float(np.mean(step_times)) if step_times else 0.0
+    model.eval()
+    return result
+

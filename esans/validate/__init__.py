@@ -1,0 +1,1 @@
+"""Data validation with great-expectations (suites for interactions and items)."""

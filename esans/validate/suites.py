@@ -1,0 +1,123 @@
+"""great-expectations 1.x suites for the internal tables, and a runner that summarises them.
+
+Two severities: ``error`` expectations stop the pipeline, ``warning`` ones are reported and the
+pipeline goes on (e.g. a few missing posters). Each failure names the table, the expectation
+and example offending values.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from esans.config import ValidateParams
+
+DERIVED = ["text_length", "image_exists"]  # computed columns the item suite checks
+
+
+@dataclass(frozen=True)
+class Check:
+    table: str
+    severity: str  # "error" | "warning"
+    expectation: object
+
+
+def build_checks(items: pl.DataFrame, p: ValidateParams, now: int | None = None) -> list[Check]:
+    import great_expectations as gx
+
+    E = gx.expectations
+    now = now if now is not None else int(time.time())
+    ids = items["item_id"].drop_nulls().unique().to_list()
+    return [
+        Check("interactions", "error", E.ExpectTableColumnsToMatchSet(
+            column_set=["user_id", "item_id", "timestamp", "rating", "seq"], exact_match=True)),
+        Check("interactions", "error", E.ExpectTableRowCountToBeBetween(
+            min_value=p.min_interactions)),
+        Check("interactions", "error", E.ExpectColumnValuesToNotBeNull(column="user_id")),
+        Check("interactions", "error", E.ExpectColumnValuesToNotBeNull(column="item_id")),
+        Check("interactions", "error", E.ExpectColumnValuesToNotBeNull(column="timestamp")),
+        Check("interactions", "error", E.ExpectColumnValuesToBeBetween(
+            column="timestamp", min_value=0, max_value=now + 86400)),
+        Check("interactions", "error", E.ExpectColumnValuesToBeInSet(
+            column="item_id", value_set=ids)),
+        Check("interactions", "error", E.ExpectColumnValuesToBeBetween(
+            column="rating", min_value=-1e6, max_value=1e6)),
+        Check("items", "error", E.ExpectTableColumnsToMatchSet(
+            column_set=["item_id", "title", "text", "image_path", "label", "image_sha256",
+                        *DERIVED],
+            exact_match=True)),
+        Check("items", "error", E.ExpectColumnValuesToNotBeNull(column="item_id")),
+        Check("items", "error", E.ExpectColumnValuesToBeUnique(column="item_id")),
+        Check("items", "error", E.ExpectColumnValuesToNotBeNull(column="title")),
+        Check("items", "warning", E.ExpectColumnValuesToNotBeNull(
+            column="text", mostly=1 - p.max_missing_text_frac)),
+        Check("items", "warning", E.ExpectColumnValuesToBeBetween(
+            column="text_length", min_value=1, max_value=100_000,
+            mostly=1 - p.max_missing_text_frac)),
+        Check("items", "warning", E.ExpectColumnValuesToBeInSet(
+            column="image_exists", value_set=[True], mostly=1 - p.max_missing_image_frac)),
+    ]
+
+
+def _with_derived(items: pl.DataFrame, root: Path) -> pl.DataFrame:
+    exists = [bool(pth) and (root / pth).is_file() for pth in items["image_path"].to_list()]
+    return items.with_columns(pl.col("text").str.len_chars().fill_null(0).alias("text_length"),
+                              pl.Series("image_exists", exists))
+
+
+def run(items: pl.DataFrame, interactions: pl.DataFrame, p: ValidateParams,
+        root: str | Path = ".") -> dict:
+    """Validate both tables; return a JSON-able summary with ``success`` and ``failures``."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    ctx = gx.get_context(mode="ephemeral")
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
+    source = ctx.data_sources.add_pandas("esans")
+    frames = {"items": _with_derived(items, Path(root)).to_pandas(),
+              "interactions": interactions.to_pandas()}
+    checks = build_checks(items, p)
+    results = []
+    for table, frame in frames.items():
+        batch = (source.add_dataframe_asset(table).add_batch_definition_whole_dataframe("all")
+                 .get_batch(batch_parameters={"dataframe": frame}))
+        for check in (c for c in checks if c.table == table):
+            res = batch.validate(check.expectation, result_format="COMPLETE")
+            cfg = res.expectation_config
+            detail = res.result or {}
+            results.append({
+                "table": table, "severity": check.severity, "expectation": cfg.type,
+                "kwargs": {k: v for k, v in cfg.kwargs.items()
+                           if k not in ("value_set", "batch_id")},
+                "success": bool(res.success),
+                "unexpected_count": detail.get("unexpected_count"),
+                "unexpected_percent": detail.get("unexpected_percent"),
+                "examples": [str(x) for x in (detail.get("partial_unexpected_list") or [])[:5]],
+                "rows": [int(x) for x in (detail.get("partial_unexpected_index_list") or [])[:5]
+                         if isinstance(x, int)],
+                "observed_value": _plain(detail.get("observed_value")),
+            })
+    errors = [r for r in results if not r["success"] and r["severity"] == "error"]
+    warnings = [r for r in results if not r["success"] and r["severity"] == "warning"]
+    return {"success": not errors, "n_expectations": len(results), "n_errors": len(errors),
+            "n_warnings": len(warnings), "results": results}
+
+
+def _plain(v: object) -> object:
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    return str(v)
+
+
+def describe_failure(r: dict, path: str) -> str:
+    col = r["kwargs"].get("column")
+    where = f"column {col!r} " if col else ""
+    ex = f"; e.g. {r['examples']}" if r["examples"] else ""
+    rows = f" at row(s) {r['rows']}" if r.get("rows") else ""
+    obs = f"; observed {r['observed_value']}" if r["observed_value"] is not None else ""
+    return f"{path}:{rows} {where}failed {r['expectation']}{obs}{ex}"

@@ -1,0 +1,1 @@
+"""Prefect tasks: thin wrappers that run the stages ``dvc.yaml`` declares."""

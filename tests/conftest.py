@@ -1,0 +1,74 @@
+"""Shared fixtures: an isolated copy of the project with a tiny synthetic config."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+DATASET = (ROOT / "../shared/datasets/ml100k-multimodal").resolve()
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+TINY = {
+    "data": {"synthetic": {"n_items": 240, "n_users": 120, "n_events": 4000, "n_topics": 6,
+                           "image_size": 32}},
+    "encode": {"image": {"size": 64}},
+    "cluster": {"n_l1": 6, "n_l2": 4, "min_cluster_size": 3},
+    "fuse": {"epochs": 30},
+    "train": {"epochs": 3, "batch_size": 256, "patience": 2},
+    "validate": {"min_interactions": 50},
+}
+
+
+def deep_update(base: dict, new: dict) -> dict:
+    for k, v in new.items():
+        if isinstance(v, dict) and isinstance(base.get(k), dict):
+            deep_update(base[k], v)
+        else:
+            base[k] = v
+    return base
+
+
+def run(cmd: list[str], cwd: Path, check: bool = True, **kw) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, **kw)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{cmd} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def make_project(dest: Path, overrides: dict | None = None) -> Path:
+    """Copy the project's pipeline files to ``dest`` as a fresh git + DVC repo."""
+    for name in ("dvc.yaml", "params.yaml", "prefect.yaml"):
+        shutil.copy(ROOT / name, dest / name)
+    for name in ("esans", "tasks", "flows"):
+        shutil.copytree(ROOT / name, dest / name,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    (dest / ".gitignore").write_text("/data/\n/models/\n/reports/\n/metrics.json\n")
+    params = yaml.safe_load((dest / "params.yaml").read_text())
+    deep_update(params, TINY)
+    deep_update(params, overrides or {})
+    (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["git", "init", "-q"], dest)
+    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "add", "-A"], dest)
+    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "init"], dest)
+    run([str(BIN / "dvc"), "init", "-q"], dest)
+    run([str(BIN / "dvc"), "config", "core.analytics", "false"], dest)
+    return dest
+
+
+@pytest.fixture
+def tiny_project(tmp_path: Path) -> Path:
+    return make_project(tmp_path)

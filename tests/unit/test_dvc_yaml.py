@@ -1,0 +1,46 @@
+"""dvc.yaml is the one DAG: the flow's order, the CLI verbs and the artifact paths agree."""
+
+import yaml
+
+from esans import paths
+from esans.stages import NAMES
+from tasks.dag import stage_order
+from tests.conftest import ROOT
+
+STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+
+
+def _entries(st, key):
+    return [next(iter(e)) if isinstance(e, dict) else e for e in st.get(key, [])]
+
+
+def test_flow_order_is_a_topological_order_of_dvc_yaml():
+    order = stage_order(ROOT / "dvc.yaml")
+    assert sorted(order) == sorted(NAMES)
+    pos = {s: i for i, s in enumerate(order)}
+    producer = {o: n for n, st in STAGES.items()
+                for k in ("outs", "metrics", "plots") for o in _entries(st, k)}
+    for name, st in STAGES.items():
+        for dep in _entries(st, "deps"):
+            if dep in producer:
+                assert pos[producer[dep]] < pos[name], (dep, name)
+
+
+def test_declared_outputs_are_the_paths_the_code_writes():
+    outs = {o for st in STAGES.values() for o in _entries(st, "outs")}
+    for p in (paths.INGEST, paths.SPLIT, paths.ENCODE, paths.BEHAVIOUR, paths.FUSE,
+              paths.CLUSTER, paths.MODELS, paths.INDEX, paths.EVALUATE):
+        assert str(p) in outs, p
+    metrics = {o for st in STAGES.values() for o in _entries(st, "metrics")}
+    assert str(paths.METRICS) in metrics
+    for stage in NAMES:
+        if stage not in ("report",):
+            assert str(paths.report(stage)) in metrics, stage
+
+
+def test_every_stage_depends_on_its_own_code():
+    for name, st in STAGES.items():
+        deps = _entries(st, "deps")
+        assert f"esans/stages/{name}.py" in deps, name
+        for dep in deps:
+            assert (ROOT / dep).exists() or not dep.startswith("esans"), dep

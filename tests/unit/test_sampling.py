@@ -1,0 +1,90 @@
+"""Samplers and EDIS on small, fully known clusterings."""
+
+import numpy as np
+import pytest
+import torch
+
+from esans.cluster.msac import msac
+from esans.sampling import edis
+from esans.sampling.base import SeenItems
+from esans.sampling.msac import MSACSampler
+from esans.sampling.uniform import UniformSampler
+
+
+def _blobs(n_per=40, k=4, d=8, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, 5, (k, d))
+    x = np.concatenate([c + rng.normal(0, 0.5, (n_per, d)) for c in centres])
+    return x.astype(np.float32), np.repeat(np.arange(k), n_per)
+
+
+def test_msac_recovers_separated_blobs_and_respects_min_size():
+    x, truth = _blobs()
+    cl = msac(x, n_l1=4, n_l2=3, min_size=5, seed=0)
+    # every level-1 cluster is exactly one blob
+    for c in np.unique(cl.l1):
+        assert len(np.unique(truth[cl.l1 == c])) == 1
+    assert np.bincount(cl.l2).min() >= 5
+    # level-2 clusters nest inside level-1 clusters
+    assert all(len(np.unique(cl.l1[cl.l2 == s])) == 1 for s in np.unique(cl.l2))
+    assert np.array_equal(cl.parent[cl.l2], cl.l1)
+
+
+def _sampler(m_c=2, m_o=5, seen=None):
+    x, _ = _blobs()
+    cl = msac(x, n_l1=4, n_l2=3, min_size=5, seed=0)
+    return MSACSampler(cl.l1, cl.l2, cl.centroids1, m_c, m_o, 1.0, seen), cl
+
+
+def test_msac_negatives_never_from_own_level2_and_exact_counts():
+    s, cl = _sampler()
+    g = torch.Generator().manual_seed(0)
+    pos = torch.arange(len(cl.l1)).repeat(20)
+    neg = s.sample(torch.zeros_like(pos), pos, g)
+    assert neg.ids.shape == (len(pos), 7)
+    l1, l2 = torch.from_numpy(cl.l1), torch.from_numpy(cl.l2)
+    assert not (l2[neg.ids] == l2[pos].unsqueeze(1)).any()
+    same = l1[neg.ids] == l1[pos].unsqueeze(1)
+    assert same[:, :2].all()          # m_c hard: same level-1 cluster
+    assert not same[:, 2:].any()      # m_o easy: other level-1 clusters
+    assert torch.isfinite(neg.log_q).all()
+
+
+def test_msac_skips_the_users_train_items():
+    s0, cl = _sampler()
+    n = len(cl.l1)
+    # user 0 has seen every item of level-1 cluster 0 except level-2 cluster 0's
+    c0 = np.flatnonzero((cl.l1 == 0) & (cl.l2 != cl.l2[cl.l1 == 0].min()))
+    seen = SeenItems(np.zeros(len(c0), int), c0, n)
+    s, _ = _sampler(seen=seen)
+    others = np.flatnonzero(cl.l1 == 1)
+    pos = torch.from_numpy(others).repeat(50)
+    neg = s.sample(torch.zeros_like(pos), pos, torch.Generator().manual_seed(1))
+    assert not np.isin(neg.ids.numpy(), c0).any()
+
+
+def test_uniform_redraws_seen_items():
+    seen = SeenItems(np.zeros(9, int), np.arange(9), 10)   # user 0 saw 0..8
+    neg = UniformSampler(10, 5, seen).sample(torch.zeros(200, dtype=torch.long),
+                                             torch.zeros(200, dtype=torch.long),
+                                             torch.Generator().manual_seed(0))
+    # Only item 9 is unseen; 4 redraw rounds leave few seen (prob 0.9^5 each)
+    assert (neg.ids == 9).float().mean() > 0.3
+
+
+@pytest.mark.parametrize("m,lam", [(5, 0.1), (4, -0.3), (6, 0.5)])
+def test_edis_count_and_affine_hull(m, lam):
+    g = torch.Generator().manual_seed(0)
+    emb = torch.randn(32, m, 16, generator=g)
+    log_q = torch.randn(32, m, generator=g)
+    virt, vq = edis.interpolate(emb, log_q, lam, g)
+    assert virt.shape == (32, (m + 2) * (m - 1) // 2, 16)
+    affine, convex = edis.mixing_weights(32, m, lam, torch.Generator().manual_seed(0))
+    assert torch.allclose(affine.sum(-1), torch.ones(()), atol=1e-5)       # affine hull
+    assert (convex >= 0).all() and torch.allclose(convex.sum(-1), torch.ones(()), atol=1e-5)
+    sizes = (convex > 0).sum(-1)[0]
+    expected = torch.cat([torch.full((k,), k) for k in range(2, m + 1)])
+    assert torch.equal(sizes, expected)                                     # k-subsets
+    w = torch.linalg.lstsq(emb.transpose(1, 2), virt.transpose(1, 2)).solution
+    assert torch.allclose(w.sum(1), torch.ones(()), atol=1e-3)
+    assert vq.shape == (32, (m + 2) * (m - 1) // 2)
