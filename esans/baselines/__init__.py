@@ -1,0 +1,1 @@
+"""Non-neural reference models scored with the same protocol."""
