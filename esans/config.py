@@ -93,7 +93,8 @@ class ClusterParams(_Strict):
     niter: int = Field(25, ge=1)
 
 
-Sampler = Literal["esans", "msac", "uniform", "popularity", "inbatch", "full"]
+Sampler = Literal["esans", "msac", "uniform", "popularity", "inbatch", "mixed", "dns", "mixgcf",
+                  "full"]
 
 
 class TrainParams(_Strict):
@@ -113,6 +114,8 @@ class TrainParams(_Strict):
     m_c: int = Field(2, ge=0)
     m_o: int = Field(5, ge=2)
     n_negatives: int = Field(7, ge=1)
+    pool_size: int = Field(32, ge=1)
+    mns_uniform: int = Field(512, ge=1)
     edis_lambda: float = Field(0.1, ge=-1, le=1)
     easy_temperature: float = Field(1.0, gt=0)
     threads: int = Field(2, ge=1)

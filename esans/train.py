@@ -1,15 +1,18 @@
 """Train the two-tower model with the negative sampler chosen in params.
 
 One loop, readable top to bottom: per batch of train interactions (user, positive, history of
-the L items before it), draw real negatives, optionally add EDIS virtual negatives in embedding
-space, and minimise sampled softmax with logQ correction (or the full softmax, as reference).
-Validation Recall@50 after each epoch drives early stopping; the best epoch's weights are kept.
+the L items before it), draw real negatives, let hard-selecting samplers pick among them,
+optionally add EDIS virtual negatives in embedding space, and minimise sampled softmax with
+logQ correction (or the full softmax, the reference). Negatives equal to the positive or in the
+user's train items are masked out of the loss. Validation Recall@50 after each epoch drives
+early stopping; the best epoch's weights are kept.
 """
 
 from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,7 +26,10 @@ from esans.model.towers import TwoTower
 from esans.rank import topk_masked, user_vectors
 from esans.sampling import edis
 from esans.sampling.base import Sampler, SeenItems
+from esans.sampling.dns import DNSSampler
 from esans.sampling.inbatch import InBatchSampler
+from esans.sampling.mixed import MixedSampler
+from esans.sampling.mixgcf import MixGCFSampler
 from esans.sampling.msac import MSACSampler
 from esans.sampling.popularity import PopularitySampler
 from esans.sampling.uniform import UniformSampler
@@ -51,30 +57,40 @@ class TrainResult:
     best_epoch: int = 0
     best_valid_recall50: float = 0.0
     mean_step_s: float = 0.0
+    mean_sample_s: float = 0.0
+    false_negative_rate: float | None = None  # share of real negatives in valid/test
 
 
 def build_sampler(p: TrainParams, data: TrainData) -> Sampler | None:
-    """The real-negative sampler named by ``p.sampler``; None for full softmax."""
+    """The real-negative sampler named by ``p.sampler``; None for the full softmax."""
     seen = SeenItems(data.train_users, data.train_items, data.n_items)
     counts = np.bincount(data.train_items, minlength=data.n_items)
-    if p.sampler == "uniform":
-        return UniformSampler(data.n_items, p.n_negatives, seen)
-    if p.sampler == "popularity":
-        return PopularitySampler(counts, p.n_negatives, 0.75, seen)
-    if p.sampler == "inbatch":
-        return InBatchSampler(counts)
-    if p.sampler in ("msac", "esans"):
-        if data.l1 is None:
-            raise ValueError("the msac/esans samplers need cluster assignments")
-        return MSACSampler(data.l1, data.l2, data.centroids1, p.m_c, p.m_o,
-                           p.easy_temperature, seen)
-    if p.sampler == "full":
-        return None
+    n = p.n_negatives
+    match p.sampler:
+        case "uniform":
+            return UniformSampler(data.n_items, n, seen)
+        case "popularity":
+            return PopularitySampler(counts, n, 0.75, seen)
+        case "inbatch":
+            return InBatchSampler(counts)
+        case "mixed":
+            return MixedSampler(counts, p.mns_uniform)
+        case "dns":
+            return DNSSampler(data.n_items, p.pool_size, n, seen)
+        case "mixgcf":
+            return MixGCFSampler(data.n_items, p.pool_size, n, seen)
+        case "msac" | "esans":
+            if data.l1 is None:
+                raise ValueError("the msac/esans samplers need cluster assignments")
+            return MSACSampler(data.l1, data.l2, data.centroids1, p.m_c, p.m_o,
+                               p.easy_temperature, seen)
+        case "full":
+            return None
     raise ValueError(f"unknown sampler {p.sampler!r}")
 
 
 def uses_edis(p: TrainParams) -> bool:
-    return p.sampler == "esans" or (p.edis and p.sampler not in ("full", "esans"))
+    return p.sampler == "esans" or (p.edis and p.sampler != "full")
 
 
 def valid_recall(model: TwoTower, data: TrainData, train_hist: Histories,
@@ -95,21 +111,27 @@ def valid_recall(model: TwoTower, data: TrainData, train_hist: Histories,
     return recall_ndcg(top, truth, [k])[f"recall@{k}"]
 
 
-def train(p: TrainParams, data: TrainData, seed: int, log=print) -> TrainResult:
+def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None] = print,
+          heldout: SeenItems | None = None) -> TrainResult:
+    """Fit the model. ``heldout`` (valid + test pairs) is used only to *count* false
+    negatives among the sampled real negatives; it never touches the loss."""
     torch.manual_seed(seed)
     torch.set_num_threads(p.threads)
     gen = torch.Generator().manual_seed(seed)
     model = TwoTower(torch.from_numpy(data.content), data.n_users, p.dim, p.history_len)
     opt = torch.optim.Adam(model.parameters(), lr=p.lr, weight_decay=p.weight_decay)
     sampler = build_sampler(p, data)
+    select = getattr(sampler, "select", None)
     use_edis = uses_edis(p) and sampler is not None
+    seen = SeenItems(data.train_users, data.train_items, data.n_items)
     hist = Histories(data.train_users, data.train_items, data.n_users)
     users_t = torch.from_numpy(data.train_users.astype(np.int64))
     items_t = torch.from_numpy(data.train_items.astype(np.int64))
     pos_t = torch.from_numpy(data.train_pos.astype(np.int64))
     n = len(users_t)
     result = TrainResult(model=model)
-    best_state, best, bad_epochs, step_times = None, -1.0, 0, []
+    best_state, best, bad_epochs = None, -1.0, 0
+    step_times, sample_times, fn_hits, fn_total = [], [], 0, 0
     for epoch in range(1, p.epochs + 1):
         t0 = time.perf_counter()
         perm = torch.randperm(n, generator=gen)
@@ -118,31 +140,39 @@ def train(p: TrainParams, data: TrainData, seed: int, log=print) -> TrainResult:
             ts = time.perf_counter()
             idx = perm[s:s + p.batch_size]
             u, i = users_t[idx], items_t[idx]
-            h = hist.window(u, pos_t[idx], p.history_len)                  # (B, L)
+            h = hist.window(u, pos_t[idx], p.history_len)                   # (B, L)
+            b = len(u)
             if sampler is None:
-                allv = model.all_items()
+                allv = model.all_items()                                    # (N, d)
                 uv = model.users(u, h, allv[h.clamp(min=0)])
                 loss = full_softmax(uv, allv, i, p.temperature)
             else:
-                neg = sampler.sample(u, i, gen)                             # ids (B, m)
-                uniq, inv = torch.unique(torch.cat([i, neg.ids.reshape(-1), h.clamp(min=0)
-                                                    .reshape(-1)]), return_inverse=True)
+                neg = sampler.sample(u, i, gen)                              # ids (B, m)
+                sample_times.append(time.perf_counter() - ts)
+                if heldout is not None:
+                    fn_hits += int(heldout.contains(u, neg.ids).sum())
+                    fn_total += neg.ids.numel()
+                m = neg.ids.shape[1]
+                uniq, inv = torch.unique(torch.cat([i, neg.ids.reshape(-1),
+                                                    h.clamp(min=0).reshape(-1)]),
+                                         return_inverse=True)
                 vecs = model.items(uniq)[inv]
-                b, m = neg.ids.shape
-                iv = vecs[:b]                                               # (B, d)
-                nv = vecs[b:b + b * m].view(b, m, -1)                       # (B, m, d)
-                hv = vecs[b + b * m:].view(b, p.history_len, -1)            # (B, L, d)
-                uv = model.users(u, h, hv)
-                hit = neg.ids == i.unsqueeze(1)
+                iv = vecs[:b]                                                # (B, d)
+                nv = vecs[b:b + b * m].view(b, m, -1)                        # (B, m, d)
+                uv = model.users(u, h, vecs[b + b * m:].view(b, p.history_len, -1))
+                hit = (neg.ids == i.unsqueeze(1)) | seen.contains(u, neg.ids)  # (B, m)
                 log_q = neg.log_q
+                if select is not None:                                       # dns, mixgcf
+                    nv, log_q, hit = select(uv, iv, nv, log_q, hit, gen)
                 if use_edis:
-                    src = min(p.m_o, m)
-                    vv, vq = edis.interpolate(nv[:, m - src:], log_q[:, m - src:],
-                                              p.edis_lambda, gen)
+                    src = min(p.m_o, nv.shape[1])                            # the m_o sources
+                    vv, vq = edis.interpolate(nv[:, -src:], log_q[:, -src:], p.edis_lambda,
+                                              gen)                           # (B, V, d), (B, V)
                     nv = torch.cat([nv, vv], 1)
                     log_q = torch.cat([log_q, vq], 1)
                     hit = torch.cat([hit, torch.zeros(vq.shape, dtype=torch.bool)], 1)
-                loss = sampled_softmax(uv, iv, nv, log_q, p.temperature, hit, p.logq_correction)
+                loss = sampled_softmax(uv, iv, nv, log_q, p.temperature, hit,
+                                       p.logq_correction)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -167,6 +197,7 @@ def train(p: TrainParams, data: TrainData, seed: int, log=print) -> TrainResult:
         model.load_state_dict(best_state)
     result.best_valid_recall50 = best
     result.mean_step_s = float(np.mean(step_times)) if step_times else 0.0
+    result.mean_sample_s = float(np.mean(sample_times)) if sample_times else 0.0
+    result.false_negative_rate = fn_hits / fn_total if fn_total else None
     model.eval()
     return result
-

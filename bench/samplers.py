@@ -1,0 +1,223 @@
+"""Benchmark every negative sampler on ml100k-multimodal under one model and budget.
+
+    python bench/samplers.py                      # 3 seeds, all samplers (~1 h on 2 cores)
+    python bench/samplers.py --seeds 1 --only esans uniform
+
+Prepares a workspace (a copy of this project with data.source=movielens) and runs
+`dvc repro cluster` there, so every sampler sees the same split, fused vectors and MSAC
+clusters. Each (sampler, seed) trains in a fresh subprocess (peak RSS is per run), with early
+stopping on valid Recall@50, and is scored on test with the README protocol. Writes
+bench/results/samplers-ml100k.{json,md,png}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+# name -> overrides of params.train
+CONFIGS: dict[str, dict] = {
+    "full softmax": {"sampler": "full"},
+    "uniform": {"sampler": "uniform"},
+    "popularity": {"sampler": "popularity"},
+    "in-batch + logQ": {"sampler": "inbatch"},
+    "mixed (MNS)": {"sampler": "mixed"},
+    "DNS": {"sampler": "dns"},
+    "MixGCF-style": {"sampler": "mixgcf"},
+    "MSAC only": {"sampler": "msac"},
+    "EDIS only (uniform + EDIS)": {"sampler": "uniform", "edis": True},
+    "ESANS (MSAC + EDIS)": {"sampler": "esans"},
+}
+KS = [20, 50, 100, 200]
+
+
+def prepare(work: Path, dataset: Path) -> None:
+    """A project copy whose stages up to `cluster` ran on ml100k-multimodal."""
+    import yaml
+
+    if (work / "data/cluster/assignments.parquet").exists():
+        return
+    work.mkdir(parents=True, exist_ok=True)
+    for name in ("dvc.yaml", "params.yaml"):
+        shutil.copy(ROOT / name, work / name)
+    for name in ("esans",):
+        shutil.copytree(ROOT / name, work / name, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    params = yaml.safe_load((work / "params.yaml").read_text())
+    params["data"]["source"] = "movielens"
+    params["data"]["movielens"]["path"] = str(dataset)
+    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    for cmd in (["git", "init", "-q"], ["dvc", "init", "-q"],
+                ["dvc", "config", "core.analytics", "false"], ["dvc", "repro", "cluster"]):
+        subprocess.run(cmd, cwd=work, env=env, check=True)
+
+
+def run_one(work: Path, overrides: dict, seed: int) -> dict:
+    """Train one config in this process and score it on test."""
+    import polars as pl
+    import torch
+
+    os.chdir(work)
+    from esans.config import load_params
+    from esans.data.history import Histories
+    from esans.metrics import recall_ndcg
+    from esans.rank import topk_masked, user_vectors
+    from esans.sampling.base import SeenItems
+    from esans.stages.train import _train_data
+    from esans.train import train
+
+    p = load_params("params.yaml")
+    tp = p.train.model_copy(update=overrides)
+    data = _train_data(p.model_copy(update={"train": tp}))
+    split = {s: pl.read_parquet(f"data/split/{s}.parquet") for s in ("train", "valid", "test")}
+    held = pl.concat([split["valid"], split["test"]])
+    heldout = SeenItems(held["user_idx"].to_numpy(), held["item_idx"].to_numpy(), data.n_items)
+    t0 = time.perf_counter()
+    res = train(tp, data, seed, log=lambda s: None, heldout=heldout)
+    train_s = time.perf_counter() - t0
+    seen_df = pl.concat([split["train"], split["valid"]]).sort(["user_idx", "pos"])
+    seen = Histories(seen_df["user_idx"].to_numpy(), seen_df["item_idx"].to_numpy(),
+                     data.n_users)
+    users = np.unique(split["test"]["user_idx"].to_numpy())
+    with torch.inference_mode():
+        items = res.model.all_items()
+        uv = user_vectors(res.model, users, seen, tp.history_len, items)
+        top = topk_masked(uv, items, users, seen, max(KS))
+    g = split["test"].group_by("user_idx").agg(pl.col("item_idx"))
+    truth = dict(zip(g["user_idx"].to_list(), g["item_idx"].to_list()))
+    m = recall_ndcg(top, [np.asarray(truth[u]) for u in users], KS)
+    return {"seed": seed, **{k: v for k, v in m.items() if k != "n_users"},
+            "epochs": len(res.history), "best_epoch": res.best_epoch,
+            "valid_recall@50": res.best_valid_recall50, "train_s": train_s,
+            "step_ms": 1000 * res.mean_step_s, "sample_ms": 1000 * res.mean_sample_s,
+            "false_negative_rate": res.false_negative_rate,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def ease_row(work: Path) -> dict:
+    import polars as pl
+
+    from esans.baselines import ease
+    from esans.metrics import recall_ndcg
+
+    d = {s: pl.read_parquet(work / f"data/split/{s}.parquet")
+         for s in ("users", "items", "train", "valid", "test")}
+    nu, ni = d["users"].height, d["items"].height
+    t0 = time.perf_counter()
+    b = ease.fit(d["train"]["user_idx"].to_numpy(), d["train"]["item_idx"].to_numpy(), nu, ni,
+                 300.0)
+    hist = pl.concat([d["train"], d["valid"]])
+    users = np.unique(d["test"]["user_idx"].to_numpy())
+    s = ease.scores(b, hist["user_idx"].to_numpy(), hist["item_idx"].to_numpy(), users, ni)
+    row_of = {u: i for i, u in enumerate(users)}
+    s[[row_of[u] for u in hist["user_idx"].to_list()], hist["item_idx"].to_numpy()] = -np.inf
+    top = np.argsort(-s, axis=1)[:, :max(KS)]
+    g = d["test"].group_by("user_idx").agg(pl.col("item_idx"))
+    truth = dict(zip(g["user_idx"].to_list(), g["item_idx"].to_list()))
+    m = recall_ndcg(top, [np.asarray(truth[u]) for u in users], KS)
+    return {k: v for k, v in m.items() if k != "n_users"} | {"train_s": time.perf_counter() - t0}
+
+
+def summarise(runs: dict[str, list[dict]]) -> dict[str, dict]:
+    out = {}
+    for name, rows in runs.items():
+        keys = [k for k in rows[0] if k != "seed" and rows[0][k] is not None]
+        out[name] = {k: {"mean": float(np.mean([r[k] for r in rows])),
+                         "std": float(np.std([r[k] for r in rows]))} for k in keys}
+    return out
+
+
+def markdown(summary: dict, ease: dict, seeds: int) -> str:
+    uni = summary.get("uniform", {}).get("step_ms", {}).get("mean")
+    head = ("| sampler | R@20 | R@50 | R@100 | R@200 | NDCG@50 | train s | step ms | "
+            "step / uniform | FN rate | peak RSS MB |")
+    lines = [f"Test metrics on ml100k-multimodal, mean ± std over {seeds} seed(s).", "", head,
+             "|" + "---|" * 11]
+
+    def ms(s, k, f=".4f"):
+        return f"{s[k]['mean']:{f}} ± {s[k]['std']:{f}}"
+
+    for name, s in summary.items():
+        ratio = f"{s['step_ms']['mean'] / uni:.2f}" if uni else "-"
+        fn = f"{s['false_negative_rate']['mean']:.4f}" if "false_negative_rate" in s else "-"
+        lines.append(f"| {name} | {ms(s, 'recall@20')} | {ms(s, 'recall@50')} | "
+                     f"{ms(s, 'recall@100')} | {ms(s, 'recall@200')} | {ms(s, 'ndcg@50')} | "
+                     f"{s['train_s']['mean']:.0f} | {s['step_ms']['mean']:.1f} | {ratio} | "
+                     f"{fn} | {s['peak_rss_mb']['mean']:.0f} |")
+    lines.append(f"| EASE (λ=300, reference) | {ease['recall@20']:.4f} | {ease['recall@50']:.4f}"
+                 f" | {ease['recall@100']:.4f} | {ease['recall@200']:.4f} | "
+                 f"{ease['ndcg@50']:.4f} | {ease['train_s']:.1f} | - | - | - | - |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(summary: dict, ease: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(summary)
+    mean = [summary[n]["recall@50"]["mean"] for n in names]
+    std = [summary[n]["recall@50"]["std"] for n in names]
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ax.barh(names, mean, xerr=std, color=["C3" if "ESANS" in n else "C0" for n in names])
+    ax.axvline(ease["recall@50"], color="k", ls="--", label="EASE")
+    ax.set_xlabel("test Recall@50")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--dataset", type=Path,
+                    default=(ROOT / "../shared/datasets/ml100k-multimodal").resolve())
+    ap.add_argument("--work", type=Path, default=ROOT / "bench/.work/ml100k")
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--only", nargs="*", help="sampler config names (substring match)")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench/results/samplers-ml100k")
+    ap.add_argument("--one", nargs=2, metavar=("CONFIG", "SEED"), help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.one:
+        print(json.dumps(run_one(a.work, CONFIGS[a.one[0]], int(a.one[1]))))
+        return
+    if not a.dataset.is_dir():
+        sys.exit(f"dataset not found: {a.dataset}")
+    prepare(a.work, a.dataset)
+    configs = [c for c in CONFIGS if not a.only or any(o.lower() in c.lower() for o in a.only)]
+    runs: dict[str, list[dict]] = {c: [] for c in configs}
+    for seed in range(a.seeds):
+        for name in configs:
+            proc = subprocess.run([sys.executable, __file__, "--work", str(a.work), "--one",
+                                   name, str(seed)], capture_output=True, text=True, check=True)
+            row = json.loads(proc.stdout.strip().splitlines()[-1])
+            runs[name].append(row)
+            print(f"{name:28s} seed {seed}: R@50 {row['recall@50']:.4f} "
+                  f"step {row['step_ms']:.1f} ms, {row['train_s']:.0f} s", flush=True)
+    summary = summarise(runs)
+    ease = ease_row(a.work)
+    result = {"dataset": "ml100k-multimodal", "seeds": a.seeds, "protocol": "README",
+              "configs": CONFIGS, "runs": runs, "summary": summary, "ease": ease}
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.with_suffix(".json").write_text(json.dumps(result, indent=1))
+    md = markdown(summary, ease, a.seeds)
+    a.out.with_suffix(".md").write_text(md)
+    plot(summary, ease, a.out.with_suffix(".png"))
+    print(md)
+
+
+if __name__ == "__main__":
+    main()

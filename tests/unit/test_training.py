@@ -1,0 +1,110 @@
+"""Every sampler trains on a tiny in-memory dataset; logQ and MSAC distributions are right."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import chisquare
+
+from esans.cluster.msac import msac
+from esans.config import TrainParams
+from esans.model.loss import full_softmax, sampled_softmax
+from esans.sampling.base import SeenItems
+from esans.sampling.msac import MSACSampler
+from esans.sampling.popularity import PopularitySampler
+from esans.train import TrainData, train
+
+
+def tiny_data(n_users=40, n_items=60, per_user=12, seed=0):
+    rng = np.random.default_rng(seed)
+    topics = rng.integers(0, 4, n_items)
+    content = (np.eye(4)[topics] + rng.normal(0, 0.1, (n_items, 4))).astype(np.float32)
+    tu, ti, tp, vu, vi = [], [], [], [], []
+    for u in range(n_users):
+        fav = rng.integers(0, 4)
+        pool = np.flatnonzero(topics == fav)
+        items = rng.choice(pool, min(per_user, len(pool)), replace=False)
+        tu += [u] * (len(items) - 1)
+        ti += list(items[:-1])
+        tp += list(range(len(items) - 1))
+        vu.append(u)
+        vi.append(items[-1])
+    cl = msac(content, 4, 2, 2, seed=0)
+    return TrainData(n_users, n_items, np.array(tu), np.array(ti), np.array(tp), np.array(vu),
+                     np.array(vi), content, cl.l1, cl.l2, cl.centroids1)
+
+
+SAMPLERS = ["esans", "msac", "uniform", "popularity", "inbatch", "mixed", "dns", "mixgcf", "full"]
+
+
+@pytest.mark.parametrize("sampler", SAMPLERS)
+def test_every_sampler_trains_and_learns(sampler):
+    data = tiny_data()
+    p = TrainParams(sampler=sampler, epochs=3, batch_size=64, dim=16, history_len=5,
+                    n_negatives=4, pool_size=8, mns_uniform=16, threads=1)
+    res = train(p, data, seed=0, log=lambda s: None)
+    assert len(res.history) == 3
+    assert all(math.isfinite(r["loss"]) for r in res.history)
+    assert res.history[-1]["loss"] < res.history[0]["loss"]
+    assert res.best_valid_recall50 > 0
+
+
+@pytest.mark.parametrize("sampler", ["uniform", "dns"])
+def test_edis_switches_on_over_any_sampler(sampler):
+    data = tiny_data()
+    p = TrainParams(sampler=sampler, edis=True, epochs=1, batch_size=64, dim=16, history_len=5,
+                    n_negatives=5, m_o=4, pool_size=8, threads=1)
+    res = train(p, data, seed=0, log=lambda s: None)
+    assert math.isfinite(res.history[0]["loss"])
+
+
+def test_false_negative_rate_is_measured_only_from_heldout():
+    data = tiny_data()
+    heldout = SeenItems(data.valid_users, data.valid_items, data.n_items)
+    p = TrainParams(sampler="uniform", epochs=1, batch_size=64, dim=16, history_len=5,
+                    n_negatives=20, threads=1)
+    res = train(p, data, seed=0, log=lambda s: None, heldout=heldout)
+    # each user holds 1 of 60 items out; uniform draws hit it about 1/49 of the time
+    assert 0.005 < res.false_negative_rate < 0.06
+
+
+def test_logq_sampled_softmax_matches_full_softmax_in_expectation():
+    g = torch.Generator().manual_seed(0)
+    n, d, m = 8, 4, 4000
+    items = torch.nn.functional.normalize(torch.randn(n, d, generator=g), dim=-1)
+    user = items[0:1] + 0.3 * torch.randn(1, d, generator=g)
+    tau = 0.5
+    full = full_softmax(user, items, torch.tensor([0]), tau).item()
+    counts = np.arange(1, n + 1, dtype=float) ** 2            # skewed proposal
+    sampler = PopularitySampler(counts, m, alpha=1.0)
+    corrected, raw = [], []
+    for _ in range(20):
+        neg = sampler.sample(torch.tensor([0]), torch.tensor([0]), g)
+        hit = neg.ids == 0
+        args = (user, items[0:1], items[neg.ids], neg.log_q, tau, hit)
+        corrected.append(sampled_softmax(*args).item())
+        raw.append(sampled_softmax(*args, logq_correction=False).item())
+    assert np.mean(corrected) == pytest.approx(full, rel=0.01)
+    assert abs(np.mean(raw) - full) > 0.05 * full               # without logQ it is biased
+
+
+def test_easy_negative_clusters_follow_the_stated_distribution():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([c + rng.normal(0, 0.3, (30, 2)) for c in
+                        ([0, 0], [1, 0], [3, 0], [0, 2], [5, 5])]).astype(np.float32)
+    cl = msac(x, 5, 1, 2, seed=0)
+    s = MSACSampler(cl.l1, cl.l2, cl.centroids1, m_c=0, m_o=5, temperature=2.0)
+    pos = torch.zeros(4000, dtype=torch.long)                   # item 0, cluster c
+    neg = s.sample(pos, pos, torch.Generator().manual_seed(0))
+    c = int(cl.l1[0])
+    got = np.bincount(cl.l1[neg.ids.numpy().ravel()], minlength=5)
+    expected = s.easy_prob[c].numpy() * got.sum()
+    assert got[c] == 0
+    others = [k for k in range(5) if k != c]
+    assert chisquare(got[others], expected[others] / expected[others].sum() * got.sum()
+                     ).pvalue > 0.001
+    # nearer clusters are drawn more often than the far one
+    d = ((cl.centroids1 - cl.centroids1[c]) ** 2).sum(1)
+    far, near = int(np.argmax(d)), int(np.argsort(d)[1])
+    assert got[near] > got[far]
