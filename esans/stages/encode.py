@@ -1,9 +1,11 @@
-"""The ``encode`` stage."""
+"""The ``encode`` stage: text and image embeddings, through the per-item cache."""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -15,11 +17,14 @@ from esans.stages.common import ingested, timed
 
 log = logging.getLogger("esans")
 
+CACHE = Path(".cache/encode")
+
 
 def encode(p: Params, progress: bool = True) -> dict:
     import torch
 
     from esans.encode import image, text
+    from esans.encode.cache import encode_cached, fingerprint
 
     t0 = time.perf_counter()
     torch.set_num_threads(p.train.threads)
@@ -28,11 +33,29 @@ def encode(p: Params, progress: bool = True) -> dict:
     texts = [x if x else (t or "") for t, x in zip(items["title"].to_list(),
                                                     items["text"].to_list())]
     tp = p.encode.text
-    tv = text.encode(texts, tp.model, tp.pooling, tp.max_length, tp.batch_size, progress)
+    text_fp = fingerprint(tp.model, text.resolve_model(tp.model), pooling=tp.pooling,
+                          max_length=tp.max_length)
+
+    def encode_texts(rows: list[int]):
+        v = text.encode([texts[i] for i in rows], tp.model, tp.pooling, tp.max_length,
+                        tp.batch_size, progress)
+        return v, ["ok"] * len(rows)
+
+    tv, _, n_text = encode_cached(texts, text_fp, CACHE / "text.parquet", encode_texts)
     t_text = time.perf_counter() - t0
+
     ip = p.encode.image
-    iv, status, counts = image.encode(items["image_path"].to_list(), ip.model, ip.size,
-                                      ip.batch_size, ip.max_pixels, progress)
+    image_paths = items["image_path"].to_list()
+    image_fp = fingerprint(ip.model, image.resolve_model(ip.model), size=ip.size,
+                           max_pixels=ip.max_pixels)
+
+    def encode_images(rows: list[int]):
+        v, status, _ = image.encode([image_paths[i] for i in rows], ip.model, ip.size,
+                                    ip.batch_size, ip.max_pixels, progress)
+        return v, status
+
+    iv, status, n_image = encode_cached(items["image_sha256"].to_list(), image_fp,
+                                        CACHE / "image.parquet", encode_images)
     with atomic_dir(paths.ENCODE) as out:
         np.save(out / "text.npy", tv)
         np.save(out / "image.npy", iv)
@@ -42,6 +65,8 @@ def encode(p: Params, progress: bool = True) -> dict:
     report = {"n_items": items.height, "text_dim": int(tv.shape[1]), "image_dim": int(iv.shape[1]),
               "text_model": tp.model, "image_model": ip.model, "text_seconds": round(t_text, 3),
               "image_seconds": round(time.perf_counter() - t0 - t_text, 3),
-              "image_status": dict(counts)}
+              "text_encoded": n_text, "text_cached": items.height - n_text,
+              "image_encoded": n_image, "image_status": dict(Counter(status))}
+    log.info("encode: %d texts and %d images encoded, the rest from the cache", n_text, n_image)
     write_json(timed(report, t0), paths.report("encode"))
     return report

@@ -1,0 +1,95 @@
+"""An incremental per-item embedding cache.
+
+Each vector is stored under sha256(model fingerprint, preprocessing params, item content).
+Re-running after one item's text changes re-encodes that item only; changing the model or a
+preprocessing parameter changes every key, so everything is re-encoded. The cache keeps the
+entries of the latest run (one parquet file per modality) and is written atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from esans.io import atomic_path
+
+
+def fingerprint(model: str, resolved: str | Path, **preprocessing: object) -> str:
+    """Identify a model + preprocessing: its name, and for a local folder its config bytes
+    and weight file sizes (so a re-saved model with new weights gets new keys)."""
+    h = hashlib.sha256(json.dumps({"model": model, **preprocessing}, sort_keys=True,
+                                  default=str).encode())
+    path = Path(resolved)
+    if path.is_dir():
+        for f in sorted(path.iterdir()):
+            if f.suffix in {".json", ".txt"}:
+                h.update(f.name.encode() + f.read_bytes())
+            elif f.suffix in {".safetensors", ".bin", ".pth", ".pt"}:
+                h.update(f"{f.name}:{f.stat().st_size}".encode())
+    elif path.is_file():
+        h.update(f"{path.name}:{path.stat().st_size}".encode())
+    return h.hexdigest()[:16]
+
+
+def item_keys(fp: str, contents: list[str | None]) -> list[str | None]:
+    """One key per item; None where there is no content to encode."""
+    return [None if c is None else hashlib.sha256(f"{fp}\0{c}".encode()).hexdigest()
+            for c in contents]
+
+
+class EmbeddingCache:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.table: dict[str, tuple[np.ndarray, str]] = {}
+        if self.path.exists():
+            try:
+                df = pl.read_parquet(self.path)
+                for k, v, s in zip(df["key"].to_list(), df["vector"].to_list(),
+                                   df["status"].to_list()):
+                    self.table[k] = (np.asarray(v, np.float32), s)
+            except Exception:  # a damaged cache is only a slower run
+                self.table = {}
+
+    def get(self, key: str | None) -> tuple[np.ndarray, str] | None:
+        return None if key is None else self.table.get(key)
+
+    def save(self, keys: list[str | None], vectors: np.ndarray, statuses: list[str]) -> None:
+        """Keep exactly this run's entries."""
+        rows = [(k, vectors[i], statuses[i]) for i, k in enumerate(keys) if k is not None]
+        df = pl.DataFrame({"key": [r[0] for r in rows],
+                           "vector": [r[1].tolist() for r in rows],
+                           "status": [r[2] for r in rows]},
+                          schema={"key": pl.String, "vector": pl.List(pl.Float32),
+                                  "status": pl.String})
+        with atomic_path(self.path) as tmp:
+            df.write_parquet(tmp)
+
+
+def encode_cached(contents: list[str | None], fp: str, cache_path: Path, encode_fn
+                  ) -> tuple[np.ndarray, list[str], int]:
+    """Vectors for all items, encoding only cache misses with ``encode_fn(rows) ->
+    (vectors (len(rows), d), statuses)``. Items with no content get status ``missing``.
+
+    Returns (vectors (N, d), statuses, number encoded now).
+    """
+    cache = EmbeddingCache(cache_path)
+    keys = item_keys(fp, contents)
+    hits = [cache.get(k) for k in keys]
+    todo = [i for i, (k, h) in enumerate(zip(keys, hits)) if k is not None and h is None]
+    fresh, fresh_status = (encode_fn(todo) if todo or all(h is None for h in hits)
+                           else (None, []))
+    dim = (fresh.shape[1] if fresh is not None else
+           next((h[0].shape[0] for h in hits if h is not None), 0))
+    vectors = np.zeros((len(contents), dim), np.float32)
+    statuses = ["missing"] * len(contents)
+    for i, h in enumerate(hits):
+        if h is not None and h[0].shape[0] == dim:
+            vectors[i], statuses[i] = h
+    for j, i in enumerate(todo):
+        vectors[i], statuses[i] = fresh[j], fresh_status[j]
+    cache.save(keys, vectors, statuses)
+    return vectors, statuses, len(todo)
