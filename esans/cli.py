@@ -46,6 +46,18 @@ def _make(stage: str, doc: str) -> None:
                 quiet: bool = typer.Option(False, "--quiet", "-q")) -> None:
         _run(stage, params, verbose, quiet)
 
+    if stage == "report":
+        def command(params: Path = _PARAMS,  # noqa: F811
+                    verbose: bool = typer.Option(False, "--verbose", "-v"),
+                    quiet: bool = typer.Option(False, "--quiet", "-q"),
+                    open_: bool = typer.Option(False, "--open", help="open in a browser")
+                    ) -> None:
+            _run(stage, params, verbose, quiet)
+            if open_:
+                import webbrowser
+
+                webbrowser.open(Path("reports/index.html").resolve().as_uri())
+
     command.__doc__ = doc
     app.command(name=stage)(command)
 
@@ -64,6 +76,67 @@ for _stage, _doc in [
     ("report", "Write reports/index.html from the metrics and stage reports."),
 ]:
     _make(_stage, _doc)
+
+
+def _table(rows: list[dict]) -> str:
+    if not rows:
+        return "(none)"
+    cols = list(rows[0])
+    width = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in cols}
+    line = lambda r: "  ".join(str(r.get(c, "")).ljust(width[c]) for c in cols)  # noqa: E731
+    return "\n".join([line({c: c for c in cols})] + [line(r) for r in rows])
+
+
+def _workspace(params: Path):
+    from esans.config import load_params
+    from esans.query import Workspace
+
+    p = load_params(params)
+    return p, Workspace(history_len=p.train.history_len)
+
+
+@app.command()
+def recommend(user: str = typer.Option(..., "--user", "-u", help="user id (original)"),
+              k: int = typer.Option(10, "-k", help="how many"),
+              as_json: bool = typer.Option(False, "--json"), params: Path = _PARAMS) -> None:
+    """Top-k unseen items for a user, from the faiss index."""
+    _setup(False, True)
+    _, ws = _workspace(params)
+    rows = ws.recommend(user, k)
+    typer.echo(json.dumps(rows, indent=1) if as_json else _table(rows))
+
+
+@app.command()
+def similar(item: str = typer.Option(..., "--item", "-i", help="item id (original)"),
+            k: int = typer.Option(10, "-k"), as_json: bool = typer.Option(False, "--json"),
+            params: Path = _PARAMS) -> None:
+    """Items whose trained vectors are nearest to this item's."""
+    _setup(False, True)
+    _, ws = _workspace(params)
+    rows = ws.similar(item, k)
+    typer.echo(json.dumps(rows, indent=1) if as_json else _table(rows))
+
+
+@app.command()
+def negatives(item: str = typer.Option(..., "--item", "-i", help="item id (original)"),
+              seed: int = typer.Option(0, "--seed"),
+              as_json: bool = typer.Option(False, "--json"), params: Path = _PARAMS) -> None:
+    """The hard/easy negatives MSAC draws for this item, with cluster ids, and EDIS's mixes."""
+    _setup(False, True)
+    p, ws = _workspace(params)
+    t = p.train
+    out = ws.negatives(item, t.m_c, t.m_o, t.easy_temperature, t.edis_lambda, seed)
+    if as_json:
+        typer.echo(json.dumps(out, indent=1))
+        return
+    it = out["item"]
+    typer.echo(f"positive: {it['item_id']} {it['title']!r} (level-1 {it['l1']}, "
+               f"level-2 {it['l2']})\n")
+    typer.echo(_table(out["real"]) + "\n")
+    typer.echo(f"EDIS: {len(out['virtual'])} virtual negatives (lambda={t.edis_lambda})")
+    typer.echo(_table([{"sources": ",".join(v["sources"]),
+                        "weights": ",".join(map(str, v["weights"])),
+                        "nearest item": v["nearest_item"]} for v in out["virtual"]]))
 
 
 def main() -> None:

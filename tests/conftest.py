@@ -72,3 +72,11 @@ def make_project(dest: Path, overrides: dict | None = None) -> Path:
 @pytest.fixture
 def tiny_project(tmp_path: Path) -> Path:
     return make_project(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def built_project(tmp_path_factory) -> Path:
+    """A tiny project after one full `dvc repro` (shared by the pipeline and CLI tests)."""
+    p = make_project(tmp_path_factory.mktemp("built"))
+    run([str(BIN / "dvc"), "repro"], p, timeout=900)
+    return p
