@@ -32,9 +32,11 @@ def _run(stage: str, params: Path, verbose: bool, quiet: bool) -> None:
     _setup(verbose, quiet)
     from esans import stages
     from esans.config import load_params
+    from esans.lock import workspace_lock
 
     p = load_params(params)
-    result = stages.get(stage)(p)
+    with workspace_lock(Path(".dvc/tmp/esans-stage.lock"), what="stage"):
+        result = stages.get(stage)(p)
     if not quiet:
         typer.echo(json.dumps({k: v for k, v in result.items() if k != "results"}, indent=1,
                               default=str))

@@ -119,6 +119,7 @@ class TrainParams(_Strict):
     edis_lambda: float = Field(0.1, ge=-1, le=1)
     easy_temperature: float = Field(1.0, gt=0)
     threads: int = Field(2, ge=1)
+    checkpoint_every: int = Field(50, ge=1)  # steps between crash-resume checkpoints
 
 
 class EvaluateParams(_Strict):

@@ -11,6 +11,8 @@ early stopping; the best epoch's weights are kept.
 from __future__ import annotations
 
 import copy
+import os
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +22,7 @@ import torch
 
 from esans.config import TrainParams
 from esans.data.history import Histories
+from esans.io import atomic_path
 from esans.metrics import recall_ndcg
 from esans.model.loss import full_softmax, sampled_softmax
 from esans.model.towers import TwoTower
@@ -111,12 +114,34 @@ def valid_recall(model: TwoTower, data: TrainData, train_hist: Histories,
     return recall_ndcg(top, truth, [k])[f"recall@{k}"]
 
 
+def _save_checkpoint(path, state: dict) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def _load_checkpoint(path, key: str) -> dict | None:
+    if path is None or not os.path.exists(path):
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # unreadable checkpoint: start over rather than fail
+        return None
+    return state if state.get("key") == key else None
+
+
 def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None] = print,
-          heldout: SeenItems | None = None) -> TrainResult:
+          heldout: SeenItems | None = None, checkpoint: str | os.PathLike | None = None,
+          key: str = "") -> TrainResult:
     """Fit the model. ``heldout`` (valid + test pairs) is used only to *count* false
-    negatives among the sampled real negatives; it never touches the loss."""
+    negatives among the sampled real negatives; it never touches the loss.
+
+    With ``checkpoint``, the full training state (model, optimiser, RNG, position in the epoch,
+    best weights so far) is saved every ``p.checkpoint_every`` steps; a run with the same
+    ``key`` (params + data) resumes from it and ends exactly where an uninterrupted run would.
+    """
     torch.manual_seed(seed)
     torch.set_num_threads(p.threads)
+    torch.use_deterministic_algorithms(True)  # same data + params + seed -> same model
     gen = torch.Generator().manual_seed(seed)
     model = TwoTower(torch.from_numpy(data.content), data.n_users, p.dim, p.history_len)
     opt = torch.optim.Adam(model.parameters(), lr=p.lr, weight_decay=p.weight_decay)
@@ -132,11 +157,33 @@ def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None]
     result = TrainResult(model=model)
     best_state, best, bad_epochs = None, -1.0, 0
     step_times, sample_times, fn_hits, fn_total = [], [], 0, 0
-    for epoch in range(1, p.epochs + 1):
+    start_epoch, start_step, perm, losses, step = 1, 0, None, [], 0
+    saved = _load_checkpoint(checkpoint, key)
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["opt"])
+        gen.set_state(saved["gen"])
+        start_epoch, start_step, perm = saved["epoch"], saved["next"], saved["perm"]
+        losses, best, bad_epochs = list(saved["losses"]), saved["best"], saved["bad_epochs"]
+        best_state, result.history = saved["best_state"], list(saved["history"])
+        result.best_epoch, fn_hits, fn_total = saved["best_epoch"], saved["fn"][0], saved["fn"][1]
+        log(f"resumed from checkpoint: epoch {start_epoch}, item {start_step} of {n}")
+    fault_step = int(os.environ.get("ESANS_FAULT_KILL_AT_STEP", "0"))  # crash tests only
+    for epoch in range(start_epoch, p.epochs + 1):
         t0 = time.perf_counter()
-        perm = torch.randperm(n, generator=gen)
-        losses = []
-        for s in range(0, n, p.batch_size):
+        if epoch != start_epoch or perm is None:
+            perm, losses = torch.randperm(n, generator=gen), []
+        for s in range(start_step if epoch == start_epoch else 0, n, p.batch_size):
+            step += 1
+            if checkpoint is not None and step % p.checkpoint_every == 0:
+                _save_checkpoint(checkpoint, {
+                    "key": key, "model": model.state_dict(), "opt": opt.state_dict(),
+                    "gen": gen.get_state(), "epoch": epoch, "next": s, "perm": perm,
+                    "losses": losses, "best": best, "bad_epochs": bad_epochs,
+                    "best_state": best_state, "history": result.history,
+                    "best_epoch": result.best_epoch, "fn": [fn_hits, fn_total]})
+            if fault_step and step == fault_step:
+                os.kill(os.getpid(), signal.SIGKILL)
             ts = time.perf_counter()
             idx = perm[s:s + p.batch_size]
             u, i = users_t[idx], items_t[idx]
@@ -193,6 +240,8 @@ def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None]
             if bad_epochs >= p.patience:
                 log(f"early stop: no gain for {p.patience} epochs; best epoch {result.best_epoch}")
                 break
+    if checkpoint is not None and os.path.exists(checkpoint):
+        os.unlink(checkpoint)  # finished: the next run starts fresh
     if best_state is not None:
         model.load_state_dict(best_state)
     result.best_valid_recall50 = best

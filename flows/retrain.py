@@ -12,6 +12,7 @@ from pathlib import Path
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
+from esans.lock import workspace_lock
 from tasks.dag import stage_order
 from tasks.stages import run_stage
 
@@ -36,7 +37,8 @@ def _metrics_markdown(metrics: dict, runs: list[dict]) -> str:
 def retrain(project_dir: str = ".", force: bool = False) -> dict:
     """Bring every stage up to date (``force`` reruns all) and publish the metrics."""
     root = Path(project_dir).resolve()
-    runs = [run_stage(stage, str(root), force) for stage in stage_order(root / "dvc.yaml")]
+    with workspace_lock(root / ".dvc/tmp/esans-flow.lock", what="retrain flow"):
+        runs = [run_stage(stage, str(root), force) for stage in stage_order(root / "dvc.yaml")]
     metrics = json.loads((root / "metrics.json").read_text())
     create_markdown_artifact(key="esans-metrics", markdown=_metrics_markdown(metrics, runs),
                              description="esans retrain metrics")

@@ -41,8 +41,10 @@ def deep_update(base: dict, new: dict) -> dict:
     return base
 
 
-def run(cmd: list[str], cwd: Path, check: bool = True, **kw) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+def run(cmd: list[str], cwd: Path, check: bool = True, env: dict | None = None,
+        **kw) -> subprocess.CompletedProcess:
+    base = env if env is not None else dict(os.environ)
+    env = {**base, "PATH": f"{BIN}{os.pathsep}{base.get('PATH', '')}"}
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, **kw)
     if check and proc.returncode != 0:
         raise AssertionError(f"{cmd} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")

@@ -23,6 +23,7 @@ def align(feats: dict[str, np.ndarray], masks: dict[str, np.ndarray], dim: int, 
     xs = {m: torch.from_numpy(feats[m]).float() for m in names}
     ms = {m: torch.from_numpy(masks[m]).bool() for m in names}
     torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True)
     proj = torch.nn.ModuleDict({m: torch.nn.Linear(xs[m].shape[1], dim) for m in names})
     opt = torch.optim.Adam(proj.parameters(), lr=lr)
     n = next(iter(xs.values())).shape[0]

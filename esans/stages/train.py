@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
+from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from esans import paths
@@ -33,6 +37,20 @@ def _train_data(p: Params):
         content=read_npy(paths.FUSE / "items.npy"), **kw)
 
 
+CHECKPOINT = Path(".cache/train/checkpoint.pt")
+
+
+def run_key(p: Params, data) -> str:
+    """What a checkpoint must match to be resumed: train params, seed and the input arrays."""
+    h = hashlib.sha256(json.dumps({"train": p.train.model_dump(), "seed": p.seed},
+                                  sort_keys=True).encode())
+    for arr in (data.train_users, data.train_items, data.train_pos, data.valid_users,
+                data.valid_items, data.content, data.l1, data.l2, data.centroids1):
+        if arr is not None:
+            h.update(np.ascontiguousarray(arr).tobytes())
+    return h.hexdigest()
+
+
 def train(p: Params) -> dict:
     import torch
 
@@ -40,7 +58,7 @@ def train(p: Params) -> dict:
 
     t0 = time.perf_counter()
     data = _train_data(p)
-    res = fit(p.train, data, p.seed, log=log.info)
+    res = fit(p.train, data, p.seed, log=log.info, checkpoint=CHECKPOINT, key=run_key(p, data))
     with atomic_dir(paths.MODELS) as out:
         torch.save(res.model.state_dict(), out / "model.pt")
         write_json({"n_users": data.n_users, "n_items": data.n_items,
