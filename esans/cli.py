@@ -20,10 +20,12 @@ _PARAMS = typer.Option(Path("params.yaml"), "--params", "-p", help="parameters f
 
 def _setup(verbose: bool, quiet: bool) -> None:
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
-    logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s",
-                        stream=sys.stderr)
-    for noisy in ("faiss.loader", "great_expectations"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    # Our own INFO lines; libraries (faiss, great-expectations, ...) only from WARNING up.
+    handler.addFilter(lambda r: r.name.startswith("esans") or r.levelno >= logging.WARNING
+                      or verbose)
+    logging.basicConfig(level=level, handlers=[handler], force=True)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 

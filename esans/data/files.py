@@ -72,6 +72,23 @@ def _cast(df: pl.DataFrame, path: Path, col: str, dtype: pl.DataType) -> pl.Seri
     return out
 
 
+def safe_image_path(value: str | None, items_file: Path, row: int,
+                    project_root: str | Path) -> str | None:
+    """Resolve an image path against the items file's folder; refuse any that escapes it
+    (``..``, absolute paths, symlinks pointing outside). Never reads the file."""
+    if value is None or not value.strip():
+        return None
+    root = items_file.parent.resolve()
+    if os.path.isabs(value):
+        raise EsansError(f"image_path {value!r} is absolute; give it relative to the items "
+                         "file's folder", path=items_file, row=row, rule="image-path")
+    target = (root / value).resolve()  # follows symlinks
+    if not target.is_relative_to(root):
+        raise EsansError(f"image_path {value!r} leads outside the data folder {root}",
+                         path=items_file, row=row, rule="image-path")
+    return os.path.relpath(target, project_root)
+
+
 def load(interactions: str | Path, items: str | Path,
          project_root: str | Path = ".") -> tuple[pl.DataFrame, pl.DataFrame, dict]:
     ipath, tpath = Path(interactions), Path(items)
@@ -83,8 +100,7 @@ def load(interactions: str | Path, items: str | Path,
     cat = read_table(tpath, ITEM_COLUMNS)
     cat = cat.with_columns(_cast(cat, tpath, "item_id", pl.String()))
     if "image_path" in cat.columns:
-        base = tpath.parent
-        cat = cat.with_columns(pl.col("image_path").map_elements(
-            lambda p: os.path.relpath(base / p, project_root) if p else None,
-            return_dtype=pl.String))
+        cat = cat.with_columns(pl.Series("image_path", [
+            safe_image_path(p, tpath, row + 2, project_root)
+            for row, p in enumerate(cat["image_path"].to_list())], dtype=pl.String))
     return cat, inter, {"items": cat.height, "interactions": inter.height}

@@ -14,20 +14,34 @@ from esans.stages.common import ingested, timed
 log = logging.getLogger("esans")
 
 
+def _source_rows(p: Params, failure: dict, inter) -> tuple[str, list[int]]:
+    """Name the user's own file and its line numbers (header = line 1) when the source is
+    `files`; otherwise the ingested table and its 0-based rows."""
+    table, rows = failure["table"], failure.get("rows") or []
+    if p.data.source != "files":
+        src = paths.INGEST_ITEMS if table == "items" else paths.INGEST_INTERACTIONS
+        return str(src), rows
+    if table == "items":
+        return p.data.files.items, [r + 2 for r in rows]
+    seq = inter["seq"]
+    return p.data.files.interactions, [int(seq[r]) + 2 for r in rows]
+
+
 def validate(p: Params) -> dict:
     from esans.validate.suites import describe_failure, run
 
     t0 = time.perf_counter()
     items, inter = ingested()
-    summary = run(items, inter, p.validate_)
-    for r in summary["results"]:
-        if not r["success"] and r["severity"] == "warning":
-            log.warning("validate (warning): %s", describe_failure(r, r["table"]))
+    summary = run(items, inter, p.validate_, max_pixels=p.encode.image.max_pixels)
     if not summary["success"]:
         first = next(r for r in summary["results"]
                      if not r["success"] and r["severity"] == "error")
-        src = {"items": paths.INGEST_ITEMS, "interactions": paths.INGEST_INTERACTIONS}
-        raise EsansError(describe_failure(first, str(src[first["table"]]))
+        path, rows = _source_rows(p, first, inter)
+        raise EsansError(describe_failure({**first, "rows": rows}, path)
                          + f" ({summary['n_errors']} failed expectation(s))")
+    for r in summary["results"]:  # the pipeline goes on; say what is not perfect
+        if not r["success"]:
+            path, rows = _source_rows(p, r, inter)
+            log.warning("validate (warning): %s", describe_failure({**r, "rows": rows}, path))
     write_json(timed(summary, t0), paths.report("validate"))
     return summary

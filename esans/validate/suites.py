@@ -16,7 +16,7 @@ import polars as pl
 
 from esans.config import ValidateParams
 
-DERIVED = ["text_length", "image_exists"]  # computed columns the item suite checks
+DERIVED = ["text_length", "image_status"]  # computed columns the item suite checks
 
 
 @dataclass(frozen=True)
@@ -53,24 +53,32 @@ def build_checks(items: pl.DataFrame, p: ValidateParams, now: int | None = None)
         Check("items", "error", E.ExpectColumnValuesToNotBeNull(column="item_id")),
         Check("items", "error", E.ExpectColumnValuesToBeUnique(column="item_id")),
         Check("items", "error", E.ExpectColumnValuesToNotBeNull(column="title")),
-        Check("items", "warning", E.ExpectColumnValuesToNotBeNull(
-            column="text", mostly=1 - p.max_missing_text_frac)),
-        Check("items", "warning", E.ExpectColumnValuesToBeBetween(
+        # Missing text or images: an error past the threshold, a warning for any at all.
+        Check("items", "error", E.ExpectColumnValuesToBeBetween(
             column="text_length", min_value=1, max_value=100_000,
             mostly=1 - p.max_missing_text_frac)),
+        Check("items", "warning", E.ExpectColumnValuesToBeBetween(
+            column="text_length", min_value=1, max_value=100_000)),
+        Check("items", "error", E.ExpectColumnValuesToBeInSet(
+            column="image_status", value_set=["ok"], mostly=1 - p.max_missing_image_frac)),
         Check("items", "warning", E.ExpectColumnValuesToBeInSet(
-            column="image_exists", value_set=[True], mostly=1 - p.max_missing_image_frac)),
+            column="image_status", value_set=["ok"])),
     ]
 
 
-def _with_derived(items: pl.DataFrame, root: Path) -> pl.DataFrame:
-    exists = [bool(pth) and (root / pth).is_file() for pth in items["image_path"].to_list()]
+def _with_derived(items: pl.DataFrame, root: Path, max_pixels: int) -> pl.DataFrame:
+    """Text length, and each image's status under the encoder's loading policy
+    (ok / missing / corrupt / too_large), so a broken poster is caught before training."""
+    from esans.encode.image import load_image
+
+    status = [load_image(root / pth if pth else None, max_pixels)[1]
+              for pth in items["image_path"].to_list()]
     return items.with_columns(pl.col("text").str.len_chars().fill_null(0).alias("text_length"),
-                              pl.Series("image_exists", exists))
+                              pl.Series("image_status", status))
 
 
 def run(items: pl.DataFrame, interactions: pl.DataFrame, p: ValidateParams,
-        root: str | Path = ".") -> dict:
+        root: str | Path = ".", max_pixels: int = 40_000_000) -> dict:
     """Validate both tables; return a JSON-able summary with ``success`` and ``failures``."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
@@ -79,7 +87,7 @@ def run(items: pl.DataFrame, interactions: pl.DataFrame, p: ValidateParams,
     ctx = gx.get_context(mode="ephemeral")
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
     source = ctx.data_sources.add_pandas("esans")
-    frames = {"items": _with_derived(items, Path(root)).to_pandas(),
+    frames = {"items": _with_derived(items, Path(root), max_pixels).to_pandas(),
               "interactions": interactions.to_pandas()}
     checks = build_checks(items, p)
     results = []
@@ -118,6 +126,6 @@ def describe_failure(r: dict, path: str) -> str:
     col = r["kwargs"].get("column")
     where = f"column {col!r} " if col else ""
     ex = f"; e.g. {r['examples']}" if r["examples"] else ""
-    rows = f" at row(s) {r['rows']}" if r.get("rows") else ""
+    rows = f" row(s) {r['rows']}" if r.get("rows") else ""
     obs = f"; observed {r['observed_value']}" if r["observed_value"] is not None else ""
     return f"{path}:{rows} {where}failed {r['expectation']}{obs}{ex}"
