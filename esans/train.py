@@ -24,7 +24,7 @@ from esans.config import TrainParams
 from esans.data.history import Histories
 from esans.io import atomic_path
 from esans.metrics import recall_ndcg
-from esans.model.loss import full_softmax, sampled_softmax
+from esans.model.loss import full_softmax, sampled_softmax_logits, scores
 from esans.model.towers import TwoTower
 from esans.rank import topk_masked, user_vectors
 from esans.sampling import edis
@@ -114,6 +114,51 @@ def valid_recall(model: TwoTower, data: TrainData, train_hist: Histories,
     return recall_ndcg(top, truth, [k])[f"recall@{k}"]
 
 
+def batch_loss(model: TwoTower, p: TrainParams, sampler: Sampler | None, seen: SeenItems,
+               u: torch.Tensor, i: torch.Tensor, h: torch.Tensor, gen: torch.Generator,
+               heldout: SeenItems | None = None) -> tuple[torch.Tensor, dict]:
+    """The loss of one batch: users ``u`` (B,), positives ``i`` (B,), histories ``h`` (B, L).
+
+    Real negatives from ``sampler`` (None: full softmax); hard selection for samplers that
+    have ``select``; EDIS virtual negatives when ``uses_edis(p)``. Negatives equal to the
+    positive or in the user's train items are masked out of the softmax.
+    """
+    info = {"sample_s": 0.0, "fn_hits": 0, "n_neg": 0}
+    if sampler is None:
+        allv = model.all_items()                                            # (N, d)
+        uv = model.users(u, h, allv[h.clamp(min=0)])
+        return full_softmax(uv, allv, i, p.temperature), info
+    t0 = time.perf_counter()
+    neg = sampler.sample(u, i, gen)                                         # ids (B, m)
+    info["sample_s"] = time.perf_counter() - t0
+    if heldout is not None:  # diagnostics only: how many negatives are future positives
+        info["fn_hits"], info["n_neg"] = int(heldout.contains(u, neg.ids).sum()), neg.ids.numel()
+    b, m = neg.ids.shape
+    cand = neg.ids[0] if neg.shared else neg.ids.reshape(-1)                # shared: (m,)
+    uniq, inv = torch.unique(torch.cat([i, cand, h.clamp(min=0).reshape(-1)]),
+                             return_inverse=True)
+    vecs = model.items(uniq)[inv]                                           # item tower once
+    iv, nv = vecs[:b], vecs[b:b + len(cand)]                                # (B, d)
+    nv = nv if neg.shared else nv.view(b, m, -1)                            # (m, d) | (B, m, d)
+    uv = model.users(u, h, vecs[b + len(cand):].view(b, h.shape[1], -1))   # (B, d)
+    hit = (neg.ids == i.unsqueeze(1)) | seen.contains(u, neg.ids)           # (B, m)
+    log_q = neg.log_q
+    select = getattr(sampler, "select", None)
+    if select is not None:                                                  # dns, mixgcf
+        nv, log_q, hit = select(uv, iv, nv, log_q, hit, gen)
+    neg_score = scores(uv, nv)                                              # (B, m)
+    if uses_edis(p):
+        src = min(p.m_o, neg_score.shape[1])                                # the m_o sources
+        sources = nv[-src:].expand(b, -1, -1) if neg.shared else nv[:, -src:]
+        vv, vq = edis.interpolate(sources, log_q[:, -src:], p.edis_lambda, gen)  # (B, V, d)
+        neg_score = torch.cat([neg_score, scores(uv, vv)], 1)               # (B, m + V)
+        log_q = torch.cat([log_q, vq], 1)
+        hit = torch.cat([hit, torch.zeros(vq.shape, dtype=torch.bool)], 1)
+    loss = sampled_softmax_logits((uv * iv).sum(-1), neg_score, log_q, p.temperature, hit,
+                                  p.logq_correction)
+    return loss, info
+
+
 def _save_checkpoint(path, state: dict) -> None:
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
@@ -146,8 +191,6 @@ def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None]
     model = TwoTower(torch.from_numpy(data.content), data.n_users, p.dim, p.history_len)
     opt = torch.optim.Adam(model.parameters(), lr=p.lr, weight_decay=p.weight_decay)
     sampler = build_sampler(p, data)
-    select = getattr(sampler, "select", None)
-    use_edis = uses_edis(p) and sampler is not None
     seen = SeenItems(data.train_users, data.train_items, data.n_items)
     hist = Histories(data.train_users, data.train_items, data.n_users)
     users_t = torch.from_numpy(data.train_users.astype(np.int64))
@@ -188,38 +231,9 @@ def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None]
             idx = perm[s:s + p.batch_size]
             u, i = users_t[idx], items_t[idx]
             h = hist.window(u, pos_t[idx], p.history_len)                   # (B, L)
-            b = len(u)
-            if sampler is None:
-                allv = model.all_items()                                    # (N, d)
-                uv = model.users(u, h, allv[h.clamp(min=0)])
-                loss = full_softmax(uv, allv, i, p.temperature)
-            else:
-                neg = sampler.sample(u, i, gen)                              # ids (B, m)
-                sample_times.append(time.perf_counter() - ts)
-                if heldout is not None:
-                    fn_hits += int(heldout.contains(u, neg.ids).sum())
-                    fn_total += neg.ids.numel()
-                m = neg.ids.shape[1]
-                uniq, inv = torch.unique(torch.cat([i, neg.ids.reshape(-1),
-                                                    h.clamp(min=0).reshape(-1)]),
-                                         return_inverse=True)
-                vecs = model.items(uniq)[inv]
-                iv = vecs[:b]                                                # (B, d)
-                nv = vecs[b:b + b * m].view(b, m, -1)                        # (B, m, d)
-                uv = model.users(u, h, vecs[b + b * m:].view(b, p.history_len, -1))
-                hit = (neg.ids == i.unsqueeze(1)) | seen.contains(u, neg.ids)  # (B, m)
-                log_q = neg.log_q
-                if select is not None:                                       # dns, mixgcf
-                    nv, log_q, hit = select(uv, iv, nv, log_q, hit, gen)
-                if use_edis:
-                    src = min(p.m_o, nv.shape[1])                            # the m_o sources
-                    vv, vq = edis.interpolate(nv[:, -src:], log_q[:, -src:], p.edis_lambda,
-                                              gen)                           # (B, V, d), (B, V)
-                    nv = torch.cat([nv, vv], 1)
-                    log_q = torch.cat([log_q, vq], 1)
-                    hit = torch.cat([hit, torch.zeros(vq.shape, dtype=torch.bool)], 1)
-                loss = sampled_softmax(uv, iv, nv, log_q, p.temperature, hit,
-                                       p.logq_correction)
+            loss, info = batch_loss(model, p, sampler, seen, u, i, h, gen, heldout)
+            sample_times.append(info["sample_s"])
+            fn_hits, fn_total = fn_hits + info["fn_hits"], fn_total + info["n_neg"]
             opt.zero_grad()
             loss.backward()
             opt.step()

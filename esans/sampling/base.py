@@ -18,6 +18,7 @@ import torch
 class Negatives:
     ids: torch.Tensor    # (B, m) long
     log_q: torch.Tensor  # (B, m) float: log expected count of the id in this row's draw
+    shared: bool = False  # every row has the same ids (in-batch pools): scored once, (m, d)
 
 
 class Sampler(Protocol):
@@ -28,15 +29,31 @@ class Sampler(Protocol):
 
 
 class SeenItems:
-    """Membership test for (user, item) pairs in train, vectorised with ``searchsorted``."""
+    """Membership test for (user, item) pairs in train, vectorised.
 
-    def __init__(self, user_idx: np.ndarray, item_idx: np.ndarray, n_items: int) -> None:
+    A dense bit table when users x items is small enough (``max_dense`` cells), else
+    ``searchsorted`` over the sorted pair keys; both answer (B,) x (B, m) -> (B, m) bool.
+    """
+
+    def __init__(self, user_idx: np.ndarray, item_idx: np.ndarray, n_items: int,
+                 max_dense: int = 64_000_000) -> None:
         self.n_items = n_items
-        keys = np.unique(user_idx.astype(np.int64) * n_items + item_idx.astype(np.int64))
-        self.keys = torch.from_numpy(keys)
+        user_idx = np.asarray(user_idx, np.int64)
+        item_idx = np.asarray(item_idx, np.int64)
+        n_users = int(user_idx.max()) + 1 if len(user_idx) else 0
+        self.dense: torch.Tensor | None = None
+        if 0 < n_users * n_items <= max_dense:
+            table = torch.zeros((n_users + 1, n_items), dtype=torch.bool)  # +1: unknown users
+            table[torch.from_numpy(user_idx), torch.from_numpy(item_idx)] = True
+            self.dense = table
+        self.keys = torch.from_numpy(np.unique(user_idx * n_items + item_idx))
 
     def contains(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         """(B,) users x (B, m) items -> (B, m) bool."""
+        if self.dense is not None:
+            u = users.long().clamp(min=-1, max=len(self.dense) - 2)  # -1 / unknown -> last row
+            u = torch.where(u < 0, len(self.dense) - 1, u)
+            return self.dense[u.unsqueeze(1), items.long()]
         q = users.long().unsqueeze(1) * self.n_items + items.long()
         if len(self.keys) == 0:
             return torch.zeros_like(q, dtype=torch.bool)
@@ -44,18 +61,16 @@ class SeenItems:
         return self.keys[pos] == q
 
 
-def resample_seen(ids: torch.Tensor, users: torch.Tensor, seen: SeenItems | None,
-                  draw, rounds: int = 4) -> torch.Tensor:
-    """Redraw negatives that are in the user's train items (at most ``rounds`` times).
+def pick_unseen(cands: torch.Tensor, users: torch.Tensor,
+                seen: SeenItems | None) -> torch.Tensor:
+    """cands (B, m, R): R independent draws per slot -> (B, m), the first not in the user's
+    train items (the first draw if all R are seen; the loss then masks it).
 
-    ``draw(mask)`` must return fresh ids for the masked positions (same proposal). What is
-    still seen after the last round stays; the loss treats it as an ordinary negative.
+    Equivalent to redrawing a seen negative up to R - 1 times, in one vectorised pass.
     """
-    if seen is None:
-        return ids
-    for _ in range(rounds):
-        bad = seen.contains(users, ids)
-        if not bad.any():
-            break
-        ids = torch.where(bad, draw(bad), ids)
-    return ids
+    if seen is None or cands.shape[2] == 1:
+        return cands[:, :, 0]
+    b, m, r = cands.shape
+    ok = ~seen.contains(users, cands.reshape(b, m * r)).view(b, m, r)
+    first = ok.to(torch.int8).argmax(dim=2, keepdim=True)                   # 0 if none ok
+    return torch.gather(cands, 2, first).squeeze(2)

@@ -24,4 +24,4 @@ class InBatchSampler:
                gen: torch.Generator) -> Negatives:
         b = len(pos)
         ids = pos.unsqueeze(0).expand(b, b)  # row r: all positives; its own is an accidental hit
-        return Negatives(ids, self.log_p[ids] + float(np.log(b)))
+        return Negatives(ids, self.log_p[ids] + float(np.log(b)), shared=True)

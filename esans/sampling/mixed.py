@@ -27,4 +27,4 @@ class MixedSampler:
         uni = torch.randint(self.n_items, (self.n_uniform,), generator=gen)
         ids = torch.cat([pos, uni]).unsqueeze(0).expand(b, b + self.n_uniform)
         expected = b * self.p[ids] + self.n_uniform / self.n_items
-        return Negatives(ids, expected.log())
+        return Negatives(ids, expected.log(), shared=True)

@@ -14,14 +14,35 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from esans.sampling.base import Negatives, SeenItems, resample_seen
+from esans.sampling.base import Negatives, SeenItems, pick_unseen
+
+
+def alias_tables(prob: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """Walker/Vose alias tables, one per row of ``prob`` (K, K): O(1) exact draws."""
+    k = prob.shape[1]
+    keep = np.ones(prob.shape, np.float64)
+    alias = np.tile(np.arange(k), (prob.shape[0], 1))
+    for row, p in enumerate(prob):
+        scaled = p / p.sum() * k
+        small = [i for i in range(k) if scaled[i] < 1.0]
+        large = [i for i in range(k) if scaled[i] >= 1.0]
+        while small and large:
+            s, g = small.pop(), large.pop()
+            keep[row, s], alias[row, s] = scaled[s], g
+            scaled[g] -= 1.0 - scaled[s]
+            (small if scaled[g] < 1.0 else large).append(g)
+        for i in small + large:
+            keep[row, i] = 1.0
+    return torch.from_numpy(keep).float(), torch.from_numpy(alias)
 
 
 class MSACSampler:
     name = "msac"
 
     def __init__(self, l1: np.ndarray, l2: np.ndarray, centroids1: np.ndarray, m_c: int,
-                 m_o: int, temperature: float = 1.0, seen: SeenItems | None = None) -> None:
+                 m_o: int, temperature: float = 1.0, seen: SeenItems | None = None,
+                 tries: int = 4) -> None:
+        self.tries = tries
         l1 = np.array(l1, np.int64)  # copies: torch wants writable arrays
         l2 = np.array(l2, np.int64)
         order = np.lexsort((l2, l1))
@@ -42,47 +63,54 @@ class MSACSampler:
         if k1 == 1:
             logits = torch.zeros((1, 1), dtype=torch.float64)
         self.easy_prob = torch.softmax(logits, dim=1).float()  # (K1, K1), zero diagonal
+        self.alias_prob, self.alias = alias_tables(self.easy_prob.double().numpy())
         self.m_c, self.m_o, self.seen = m_c, m_o, seen
+        # log expected counts, precomputed: hard draws are uniform over l1 minus own l2,
+        # easy ones pick cluster c' with easy_prob[c, c'] then an item uniformly in it.
+        parent = np.zeros(k2, np.int64)
+        parent[l2] = l1
+        pool = np.maximum(s1[parent] - s2, 1)
+        self.log_hard = torch.from_numpy(np.log(max(m_c, 1e-12) / pool)).float()
+        self.log_easy = torch.log(m_o * self.easy_prob.clamp(min=1e-12)
+                                  / torch.from_numpy(s1).float().unsqueeze(0))
 
     @property
     def n_neg(self) -> int:
         return self.m_c + self.m_o
 
     def _easy(self, c: torch.Tensor, m: int, gen: torch.Generator) -> torch.Tensor:
-        clusters = torch.multinomial(self.easy_prob[c], m, replacement=True, generator=gen)
+        k = torch.randint(self.alias.shape[1], (len(c), m), generator=gen)   # alias method:
+        keep = torch.rand((len(c), m), generator=gen) < self.alias_prob[c.unsqueeze(1), k]
+        clusters = torch.where(keep, k, self.alias[c.unsqueeze(1), k])      # ~ easy_prob[c]
         r = torch.rand(clusters.shape, generator=gen)
         off = (r * self.l1_size[clusters]).long()
         return self.sorted_items[self.l1_start[clusters] + off]
 
-    def _hard(self, c: torch.Tensor, s: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    def _hard(self, c: torch.Tensor, s: torch.Tensor, n: int,
+              gen: torch.Generator) -> torch.Tensor:
         pool = (self.l1_size[c] - self.l2_size[s]).unsqueeze(1)          # (B, 1)
-        r = (torch.rand((len(c), self.m_c), generator=gen) * pool.clamp(min=1)).long()
+        r = (torch.rand((len(c), n), generator=gen) * pool.clamp(min=1)).long()
         before = (self.l2_start[s] - self.l1_start[c]).unsqueeze(1)      # items of c before s
         off = r + (r >= before).long() * self.l2_size[s].unsqueeze(1)
         hard = self.sorted_items[(self.l1_start[c].unsqueeze(1) + off).clamp(
             max=len(self.sorted_items) - 1)]
-        return torch.where(pool > 0, hard, self._easy(c, self.m_c, gen))
+        return torch.where(pool > 0, hard, self._easy(c, n, gen))
 
     def _draw(self, c: torch.Tensor, s: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        parts = []
-        if self.m_c:
-            parts.append(self._hard(c, s, gen))
-        parts.append(self._easy(c, self.m_o, gen))
-        return torch.cat(parts, dim=1)                                    # (B, m_c + m_o)
+        """(B, m_c + m_o, tries): ``tries`` independent candidates per slot."""
+        b, t = len(c), self.tries
+        parts = [self._hard(c, s, self.m_c * t, gen).view(b, self.m_c, t)] if self.m_c else []
+        parts.append(self._easy(c, self.m_o * t, gen).view(b, self.m_o, t))
+        return torch.cat(parts, dim=1)
 
     def log_q(self, pos: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
         """Log expected count of each negative under this row's proposal."""
-        c, s = self.l1[pos], self.l2[pos]
+        c, s = self.l1[pos].unsqueeze(1), self.l2[pos].unsqueeze(1)
         cn = self.l1[ids]
-        pool = (self.l1_size[c] - self.l2_size[s]).clamp(min=1).float().unsqueeze(1)
-        hard_lq = torch.log(self.m_c / pool).expand_as(ids)
-        easy_lq = torch.log(self.m_o * self.easy_prob[c.unsqueeze(1), cn].clamp(min=1e-12)
-                            / self.l1_size[cn].float())
-        return torch.where(cn == c.unsqueeze(1), hard_lq, easy_lq)
+        return torch.where(cn == c, self.log_hard[s], self.log_easy[c, cn])
 
     def sample(self, users: torch.Tensor, pos: torch.Tensor,
                gen: torch.Generator) -> Negatives:
         c, s = self.l1[pos], self.l2[pos]
-        ids = resample_seen(self._draw(c, s, gen), users, self.seen,
-                            lambda m: self._draw(c, s, gen))
+        ids = pick_unseen(self._draw(c, s, gen), users, self.seen)
         return Negatives(ids, self.log_q(pos, ids))

@@ -5,14 +5,15 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from esans.sampling.base import Negatives, SeenItems, resample_seen
+from esans.sampling.base import Negatives, SeenItems, pick_unseen
 
 
 class PopularitySampler:
     name = "popularity"
 
     def __init__(self, counts: np.ndarray, n_neg: int, alpha: float = 0.75,
-                 seen: SeenItems | None = None) -> None:
+                 seen: SeenItems | None = None, tries: int = 4) -> None:
+        self.tries = tries
         w = torch.from_numpy(np.asarray(counts, np.float64) ** alpha) + 1e-12
         self.prob = (w / w.sum()).float()
         self.log_prob = self.prob.log()
@@ -20,11 +21,7 @@ class PopularitySampler:
 
     def sample(self, users: torch.Tensor, pos: torch.Tensor,
                gen: torch.Generator) -> Negatives:
-        n = len(pos) * self.n_neg
-
-        def draw(_mask=None) -> torch.Tensor:
-            return torch.multinomial(self.prob, n, replacement=True,
-                                     generator=gen).view(len(pos), self.n_neg)
-
-        ids = resample_seen(draw(), users, self.seen, draw)
+        n = len(pos) * self.n_neg * self.tries
+        cands = torch.multinomial(self.prob, n, replacement=True, generator=gen)
+        ids = pick_unseen(cands.view(len(pos), self.n_neg, self.tries), users, self.seen)
         return Negatives(ids, self.log_prob[ids] + float(np.log(self.n_neg)))

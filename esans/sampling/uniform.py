@@ -6,20 +6,20 @@ import math
 
 import torch
 
-from esans.sampling.base import Negatives, SeenItems, resample_seen
+from esans.sampling.base import Negatives, SeenItems, pick_unseen
 
 
 class UniformSampler:
     name = "uniform"
 
-    def __init__(self, n_items: int, n_neg: int, seen: SeenItems | None = None) -> None:
-        self.n_items, self.n_neg, self.seen = n_items, n_neg, seen
+    def __init__(self, n_items: int, n_neg: int, seen: SeenItems | None = None,
+                 tries: int = 4) -> None:
+        self.n_items, self.n_neg, self.seen, self.tries = n_items, n_neg, seen, tries
 
     def sample(self, users: torch.Tensor, pos: torch.Tensor,
                gen: torch.Generator) -> Negatives:
         shape = (len(pos), self.n_neg)
-        ids = torch.randint(self.n_items, shape, generator=gen)
-        ids = resample_seen(ids, users, self.seen,
-                            lambda m: torch.randint(self.n_items, shape, generator=gen))
+        cands = torch.randint(self.n_items, (*shape, self.tries), generator=gen)
+        ids = pick_unseen(cands, users, self.seen)
         log_q = torch.full(shape, math.log(self.n_neg / self.n_items))
         return Negatives(ids, log_q)

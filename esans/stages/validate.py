@@ -32,7 +32,8 @@ def validate(p: Params) -> dict:
 
     t0 = time.perf_counter()
     items, inter = ingested()
-    summary = run(items, inter, p.validate_, max_pixels=p.encode.image.max_pixels)
+    summary = run(items, inter, p.validate_, max_pixels=p.encode.image.max_pixels,
+                  docs_dir=paths.REPORTS / "data_docs")
     if not summary["success"]:
         first = next(r for r in summary["results"]
                      if not r["success"] and r["severity"] == "error")

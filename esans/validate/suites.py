@@ -7,6 +7,7 @@ and example offending values.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass
@@ -78,11 +79,19 @@ def _with_derived(items: pl.DataFrame, root: Path, max_pixels: int) -> pl.DataFr
 
 
 def run(items: pl.DataFrame, interactions: pl.DataFrame, p: ValidateParams,
-        root: str | Path = ".", max_pixels: int = 40_000_000) -> dict:
-    """Validate both tables; return a JSON-able summary with ``success`` and ``failures``."""
+        root: str | Path = ".", max_pixels: int = 40_000_000,
+        docs_dir: str | Path | None = None) -> dict:
+    """Validate both tables; return a JSON-able summary with ``success`` and ``failures``.
+
+    One expectation suite per table (each expectation's severity in its ``meta``), run by a
+    checkpoint; with ``docs_dir`` the results are also rendered as great-expectations Data Docs
+    (static HTML) there, replacing what was there atomically.
+    """
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    from esans.io import atomic_dir
 
     ctx = gx.get_context(mode="ephemeral")
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
@@ -90,30 +99,54 @@ def run(items: pl.DataFrame, interactions: pl.DataFrame, p: ValidateParams,
     frames = {"items": _with_derived(items, Path(root), max_pixels).to_pandas(),
               "interactions": interactions.to_pandas()}
     checks = build_checks(items, p)
-    results = []
-    for table, frame in frames.items():
-        batch = (source.add_dataframe_asset(table).add_batch_definition_whole_dataframe("all")
-                 .get_batch(batch_parameters={"dataframe": frame}))
-        for check in (c for c in checks if c.table == table):
-            res = batch.validate(check.expectation, result_format="COMPLETE")
-            cfg = res.expectation_config
-            detail = res.result or {}
-            results.append({
-                "table": table, "severity": check.severity, "expectation": cfg.type,
-                "kwargs": {k: v for k, v in cfg.kwargs.items()
-                           if k not in ("value_set", "batch_id")},
-                "success": bool(res.success),
-                "unexpected_count": detail.get("unexpected_count"),
-                "unexpected_percent": detail.get("unexpected_percent"),
-                "examples": [str(x) for x in (detail.get("partial_unexpected_list") or [])[:5]],
-                "rows": [int(x) for x in (detail.get("partial_unexpected_index_list") or [])[:5]
-                         if isinstance(x, int)],
-                "observed_value": _plain(detail.get("observed_value")),
-            })
+    with contextlib.ExitStack() as stack:
+        actions = []
+        if docs_dir is not None:
+            tmp = stack.enter_context(atomic_dir(docs_dir))
+            ctx.add_data_docs_site("esans", {
+                "class_name": "SiteBuilder", "site_index_builder": {
+                    "class_name": "DefaultSiteIndexBuilder"},
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend",
+                                  "base_directory": str(tmp.resolve())}})
+            actions = [gx.checkpoint.UpdateDataDocsAction(name="data_docs")]
+        results = []
+        for table, frame in frames.items():
+            suite = ctx.suites.add(gx.ExpectationSuite(name=table))
+            for check in (c for c in checks if c.table == table):
+                exp = check.expectation
+                exp.meta = {**(exp.meta or {}), "severity": check.severity}
+                suite.add_expectation(exp)
+            batch = source.add_dataframe_asset(table).add_batch_definition_whole_dataframe("all")
+            vd = ctx.validation_definitions.add(gx.ValidationDefinition(name=table, data=batch,
+                                                                        suite=suite))
+            cp = ctx.checkpoints.add(gx.Checkpoint(name=table, validation_definitions=[vd],
+                                                   actions=actions, result_format="COMPLETE"))
+            outcome = cp.run(batch_parameters={"dataframe": frame})
+            for run_result in outcome.run_results.values():
+                for res in run_result.results:
+                    results.append(_summarise(table, res))
     errors = [r for r in results if not r["success"] and r["severity"] == "error"]
     warnings = [r for r in results if not r["success"] and r["severity"] == "warning"]
     return {"success": not errors, "n_expectations": len(results), "n_errors": len(errors),
-            "n_warnings": len(warnings), "results": results}
+            "n_warnings": len(warnings), "results": results,
+            "data_docs": str(Path(docs_dir) / "index.html") if docs_dir else None}
+
+
+def _summarise(table: str, res) -> dict:
+    cfg = res.expectation_config
+    detail = res.result or {}
+    return {
+        "table": table, "severity": (cfg.meta or {}).get("severity", "error"),
+        "expectation": cfg.type,
+        "kwargs": {k: v for k, v in cfg.kwargs.items() if k not in ("value_set", "batch_id")},
+        "success": bool(res.success),
+        "unexpected_count": detail.get("unexpected_count"),
+        "unexpected_percent": detail.get("unexpected_percent"),
+        "examples": [str(x) for x in (detail.get("partial_unexpected_list") or [])[:5]],
+        "rows": [int(x) for x in (detail.get("partial_unexpected_index_list") or [])[:5]
+                 if isinstance(x, int)],
+        "observed_value": _plain(detail.get("observed_value")),
+    }
 
 
 def _plain(v: object) -> object:

@@ -50,3 +50,6 @@ def test_report_images_and_metrics(built_project):
     assert doc.cards.count("card hard") == 3 * doc.cards.count("card positive")
     assert doc.cards.count("card easy") == 3 * doc.cards.count("card positive")
     assert "Lineage" in page and "git commit" in page
+    # the validation section links the great-expectations Data Docs, which exist
+    assert 'href="data_docs/index.html"' in page
+    assert (p / "reports/data_docs/index.html").stat().st_size > 1000
