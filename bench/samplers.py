@@ -134,7 +134,7 @@ def ease_row(work: Path) -> dict:
 def summarise(runs: dict[str, list[dict]]) -> dict[str, dict]:
     out = {}
     for name, rows in runs.items():
-        keys = [k for k in rows[0] if k != "seed" and rows[0][k] is not None]
+        keys = [k for k in rows[0] if k not in ("seed", "config") and rows[0][k] is not None]
         out[name] = {k: {"mean": float(np.mean([r[k] for r in rows])),
                          "std": float(np.std([r[k] for r in rows]))} for k in keys}
     return out
@@ -199,11 +199,23 @@ def main() -> None:
     prepare(a.work, a.dataset)
     configs = [c for c in CONFIGS if not a.only or any(o.lower() in c.lower() for o in a.only)]
     runs: dict[str, list[dict]] = {c: [] for c in configs}
+    # finished runs are kept (per config and seed), so an interrupted benchmark resumes
+    done_file = a.work / "bench-runs.jsonl"
+    done = {}
+    if done_file.exists():
+        for line in done_file.read_text().splitlines():
+            r = json.loads(line)
+            done[(r["config"], r["seed"])] = r
     for seed in range(a.seeds):
         for name in configs:
+            if (name, seed) in done:
+                runs[name].append(done[(name, seed)])
+                continue
             proc = subprocess.run([sys.executable, __file__, "--work", str(a.work), "--one",
                                    name, str(seed)], capture_output=True, text=True, check=True)
-            row = json.loads(proc.stdout.strip().splitlines()[-1])
+            row = {"config": name, **json.loads(proc.stdout.strip().splitlines()[-1])}
+            with open(done_file, "a") as fh:
+                fh.write(json.dumps(row) + "\n")
             runs[name].append(row)
             print(f"{name:28s} seed {seed}: R@50 {row['recall@50']:.4f} "
                   f"step {row['step_ms']:.1f} ms, {row['train_s']:.0f} s", flush=True)

@@ -127,6 +127,14 @@ class EvaluateParams(_Strict):
     batch_users: int = Field(1024, ge=1)
 
 
+class PromoteParams(_Strict):
+    # A candidate is promoted unless its validation Recall@50 is below the promoted model's
+    # by more than this (absolute).
+    max_recall_drop: float = Field(0.01, ge=0, le=1)
+    metric: Literal["recall@20", "recall@50", "recall@100", "recall@200", "ndcg@50"] = \
+        "recall@50"
+
+
 class Params(_Strict):
     seed: int = 42
     data: DataParams = DataParams()
@@ -138,6 +146,7 @@ class Params(_Strict):
     cluster: ClusterParams = ClusterParams()
     train: TrainParams = TrainParams()
     evaluate: EvaluateParams = EvaluateParams()
+    promote: PromoteParams = PromoteParams()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

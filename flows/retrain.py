@@ -1,4 +1,11 @@
-"""The ``retrain`` flow: every DVC stage in DAG order, as Prefect tasks.
+"""The ``retrain`` flow: bring the DVC pipeline up to date, gate, promote.
+
+1. Take the workspace lock; optionally set params (data source / path, sampler).
+2. Run the always-changed ``ingest`` stage, then ask DVC what is stale. Nothing stale (and not
+   ``force``): end in seconds with an "up to date" artifact.
+3. Otherwise run every stage in ``dvc.yaml`` order as a task; DVC reruns only stale ones.
+4. Promotion gate on validation Recall@50 against ``models/current``; a rejected model leaves
+   the current one serving and fails the flow run with the reason.
 
 Run locally with Prefect's ephemeral API:  python -m flows.retrain
 Deploy (see prefect.yaml):                 prefect deploy --all
@@ -14,10 +21,15 @@ from prefect.artifacts import create_markdown_artifact
 
 from esans.lock import workspace_lock
 from tasks.dag import stage_order
+from tasks.gate import gate, set_params, stale_stages
 from tasks.stages import run_stage
 
 
-def _metrics_markdown(metrics: dict, runs: list[dict]) -> str:
+class ModelRejected(RuntimeError):
+    pass
+
+
+def _markdown(metrics: dict, runs: list[dict], decision: dict | None) -> str:
     ks = sorted(int(k.split("@")[1]) for k in metrics["test"] if k.startswith("recall@"))
     lines = [f"# esans retrain: {metrics.get('source')} / {metrics.get('sampler')}", "",
              "| split | " + " | ".join(f"Recall@{k}" for k in ks) + " | NDCG@50 |",
@@ -26,6 +38,13 @@ def _metrics_markdown(metrics: dict, runs: list[dict]) -> str:
         m = metrics[split]
         lines.append(f"| {split} | " + " | ".join(f"{m[f'recall@{k}']:.4f}" for k in ks)
                      + f" | {m.get('ndcg@50', float('nan')):.4f} |")
+    if decision is not None:
+        cur = decision["current"]
+        lines += ["", f"**Promotion:** {'promoted' if decision['promote'] else 'REJECTED'} — "
+                      f"{decision['reason']}", "",
+                  f"| {decision['metric']} | candidate | promoted |", "|---|---|---|",
+                  f"| | {decision['candidate']:.4f} | "
+                  f"{'-' if cur is None else f'{cur:.4f}'} |"]
     lines += ["", "| stage | ran | seconds |", "|---|---|---|"]
     lines += [f"| {r['stage']} | {'yes' if r['ran'] else 'no (up to date)'} | {r['seconds']} |"
               for r in runs]
@@ -34,17 +53,37 @@ def _metrics_markdown(metrics: dict, runs: list[dict]) -> str:
 
 
 @flow(name="retrain", log_prints=True)
-def retrain(project_dir: str = ".", force: bool = False) -> dict:
-    """Bring every stage up to date (``force`` reruns all) and publish the metrics."""
+def retrain(project_dir: str = ".", force: bool = False, source: str | None = None,
+            data_path: str | None = None, sampler: str | None = None,
+            promote: bool = True) -> dict:
+    """Retrain what upstream changes made stale, then gate and promote the new model."""
     root = Path(project_dir).resolve()
     with workspace_lock(root / ".dvc/tmp/esans-flow.lock", what="retrain flow"):
-        runs = [run_stage(stage, str(root), force) for stage in stage_order(root / "dvc.yaml")]
-    metrics = json.loads((root / "metrics.json").read_text())
-    create_markdown_artifact(key="esans-metrics", markdown=_metrics_markdown(metrics, runs),
-                             description="esans retrain metrics")
-    return {"metrics": metrics, "stages": runs}
+        overrides = {k: v for k, v in {"data.source": source, "train.sampler": sampler}.items()
+                     if v is not None}
+        if data_path is not None:
+            key = "data.movielens.path" if (source or "movielens") == "movielens" else \
+                "data.files.interactions"
+            overrides[key] = data_path
+        if overrides:
+            set_params(str(root), overrides)
+        order = stage_order(root / "dvc.yaml")
+        runs = [run_stage(order[0], str(root), force)]
+        if not force and not stale_stages(str(root)) and (root / "metrics.json").exists():
+            create_markdown_artifact(key="esans-retrain", markdown=(
+                "# esans retrain: up to date\n\nNo data, code or params changed since the last "
+                "run; nothing was retrained."), description="esans retrain")
+            return {"up_to_date": True, "stages": runs}
+        runs += [run_stage(stage, str(root), force) for stage in order[1:]]
+        metrics = json.loads((root / "metrics.json").read_text())
+        decision = gate(str(root)) if promote else None
+        create_markdown_artifact(key="esans-retrain", markdown=_markdown(metrics, runs, decision),
+                                 description="esans retrain metrics")
+        if decision is not None and not decision["promote"]:
+            raise ModelRejected(f"model rejected: {decision['reason']}; models/current unchanged")
+    return {"up_to_date": False, "metrics": metrics, "stages": runs, "promotion": decision}
 
 
 if __name__ == "__main__":
     result = retrain()
-    print(json.dumps(result["metrics"]["test"], indent=1))
+    print(json.dumps(result.get("metrics", {}).get("test", "up to date"), indent=1))

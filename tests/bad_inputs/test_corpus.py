@@ -24,7 +24,7 @@ from tests.conftest import run
 
 pytestmark = pytest.mark.slow
 ESANS = str(Path(sys.executable).parent / "esans")
-PUBLISHED = ["models", "data/index", "data/evaluate", "data/split", "metrics.json",
+PUBLISHED = ["models/candidate", "data/index", "data/evaluate", "data/split", "metrics.json",
              "reports/index.html", "reports/train.json"]
 N_ITEMS, N_USERS = 30, 12
 

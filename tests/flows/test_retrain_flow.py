@@ -1,6 +1,8 @@
 """The Prefect `retrain` flow under prefect_test_harness, and prefect.yaml validation."""
 
 import json
+import os
+import time
 
 import pytest
 import yaml
@@ -25,21 +27,37 @@ def test_prefect_yaml_validates_and_points_at_the_flow():
         assert f"def {func}(" in (ROOT / path).read_text()
 
 
-def test_retrain_flow_runs_every_stage(tiny_project, monkeypatch, tmp_path):
+def test_retrain_flow_runs_gates_promotes_and_skips_when_up_to_date(tiny_project, monkeypatch,
+                                                                     tmp_path):
     monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect"))
     from prefect.testing.utilities import prefect_test_harness
 
     from flows.retrain import retrain
     from tasks.dag import stage_order
 
+    p = tiny_project
     with prefect_test_harness():
-        result = retrain(project_dir=str(tiny_project))
-        assert [r["stage"] for r in result["stages"]] == stage_order(tiny_project / "dvc.yaml")
+        result = retrain(project_dir=str(p))
+        assert [r["stage"] for r in result["stages"]] == stage_order(p / "dvc.yaml")
         assert all(r["ran"] for r in result["stages"])
-        metrics = json.loads((tiny_project / "metrics.json").read_text())
-        assert result["metrics"] == metrics
-        assert metrics["test"]["recall@50"] > 0
-        # second run: DVC finds nothing stale past ingest
-        again = retrain(project_dir=str(tiny_project))
-        ran = {r["stage"] for r in again["stages"] if r["ran"]}
-        assert ran == {"ingest"}, ran
+        metrics = json.loads((p / "metrics.json").read_text())
+        assert result["metrics"] == metrics and metrics["test"]["recall@50"] > 0
+        assert result["promotion"]["promote"]
+        current = os.readlink(p / "models/current")
+        assert (p / "models/current/model/model.pt").exists()
+
+        # nothing changed: ends early, nothing retrained
+        t0 = time.perf_counter()
+        again = retrain(project_dir=str(p))
+        assert again["up_to_date"] and [r["stage"] for r in again["stages"]] == ["ingest"]
+        assert time.perf_counter() - t0 < 30
+
+        # a deliberately worse model (one epoch at a tiny learning rate) is rejected
+        params = yaml.safe_load((p / "params.yaml").read_text())
+        params["train"].update(epochs=1, lr=1e-6)
+        (p / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        state = retrain(project_dir=str(p), return_state=True)
+        assert state.is_failed()
+        assert "model rejected" in state.message and "below the promoted model" in state.message
+        assert os.readlink(p / "models/current") == current
+        assert len((p / "models/registry.jsonl").read_text().splitlines()) == 1

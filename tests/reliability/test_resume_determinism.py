@@ -28,7 +28,7 @@ def workspace(built_project, tmp_path):
 
 
 def _state(p: Path) -> dict:
-    return torch.load(p / "models/model.pt", weights_only=True)
+    return torch.load(p / "models/candidate/model.pt", weights_only=True)
 
 
 def test_sigkill_mid_epoch_resumes_to_the_same_model(workspace):

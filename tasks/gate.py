@@ -1,0 +1,67 @@
+"""Prefect tasks around the pipeline: what DVC finds stale, params overrides, promotion."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from prefect import get_run_logger, task
+
+from esans import registry
+from esans.config import load_params
+from esans.io import atomic_path
+from tasks.stages import _dvc
+
+
+@task(name="stale-stages")
+def stale_stages(project_dir: str) -> list[str]:
+    """Stages `dvc status` reports as changed (the always-changed ingest excluded)."""
+    out = subprocess.run([_dvc(), "status", "--json"], cwd=project_dir, capture_output=True,
+                         text=True, check=True).stdout
+    status = json.loads(out or "{}")
+    stale = []
+    for stage, changes in status.items():
+        name = stage.split(":")[-1]
+        real = [c for c in changes if c != "always changed"]
+        if real:
+            stale.append(name)
+    get_run_logger().info("stale stages: %s", stale or "none")
+    return stale
+
+
+@task(name="set-params")
+def set_params(project_dir: str, overrides: dict[str, object]) -> None:
+    """Set dotted keys in params.yaml (comments kept), validated before it is written."""
+    from ruamel.yaml import YAML
+
+    yaml = YAML()
+    path = Path(project_dir) / "params.yaml"
+    doc = yaml.load(path.read_text())
+    for dotted, value in overrides.items():
+        node = doc
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node[key]
+        node[leaf] = value
+    with atomic_path(path) as tmp:
+        with open(tmp, "w") as fh:
+            yaml.dump(doc, fh)
+        load_params(tmp)  # a bad override raises here, and params.yaml stays as it was
+    get_run_logger().info("params set: %s", overrides)
+
+
+@task(name="promotion-gate")
+def gate(project_dir: str) -> dict:
+    """Compare the candidate with the promoted model; promote or reject (never both)."""
+    root = Path(project_dir)
+    p = load_params(root / "params.yaml").promote
+    candidate = json.loads((root / "metrics.json").read_text())
+    current = registry.current_metrics(root)
+    d = registry.decide(candidate, current, p.metric, p.max_recall_drop)
+    result = {"promote": d.promote, "reason": d.reason, "candidate": d.candidate,
+              "current": d.current, "metric": f"valid {p.metric}"}
+    if d.promote:
+        result["model_id"] = registry.promote(root, note=d.reason)["id"]
+    get_run_logger().info("promotion gate: %s", d.reason)
+    return result
