@@ -61,6 +61,33 @@ class SeenItems:
         return self.keys[pos] == q
 
 
+def alias_tables(prob: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """Walker/Vose alias tables, one per row of ``prob`` (K, K): O(1) exact draws."""
+    k = prob.shape[1]
+    keep = np.ones(prob.shape, np.float64)
+    alias = np.tile(np.arange(k), (prob.shape[0], 1))
+    for row, p in enumerate(prob):
+        scaled = p / p.sum() * k
+        small = [i for i in range(k) if scaled[i] < 1.0]
+        large = [i for i in range(k) if scaled[i] >= 1.0]
+        while small and large:
+            s, g = small.pop(), large.pop()
+            keep[row, s], alias[row, s] = scaled[s], g
+            scaled[g] -= 1.0 - scaled[s]
+            (small if scaled[g] < 1.0 else large).append(g)
+        for i in small + large:
+            keep[row, i] = 1.0
+    return torch.from_numpy(keep).float(), torch.from_numpy(alias)
+
+
+def alias_draw(keep: torch.Tensor, alias: torch.Tensor, rows: torch.Tensor, shape: tuple,
+               gen: torch.Generator) -> torch.Tensor:
+    """Draws from row ``rows`` (B,) of alias tables (K rows, N columns): (B, *shape[1:])."""
+    k = torch.randint(alias.shape[1], shape, generator=gen)
+    idx = rows.view(-1, *([1] * (len(shape) - 1)))
+    return torch.where(torch.rand(shape, generator=gen) < keep[idx, k], k, alias[idx, k])
+
+
 def pick_unseen(cands: torch.Tensor, users: torch.Tensor,
                 seen: SeenItems | None) -> torch.Tensor:
     """cands (B, m, R): R independent draws per slot -> (B, m), the first not in the user's

@@ -14,26 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from esans.sampling.base import Negatives, SeenItems, pick_unseen
-
-
-def alias_tables(prob: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    """Walker/Vose alias tables, one per row of ``prob`` (K, K): O(1) exact draws."""
-    k = prob.shape[1]
-    keep = np.ones(prob.shape, np.float64)
-    alias = np.tile(np.arange(k), (prob.shape[0], 1))
-    for row, p in enumerate(prob):
-        scaled = p / p.sum() * k
-        small = [i for i in range(k) if scaled[i] < 1.0]
-        large = [i for i in range(k) if scaled[i] >= 1.0]
-        while small and large:
-            s, g = small.pop(), large.pop()
-            keep[row, s], alias[row, s] = scaled[s], g
-            scaled[g] -= 1.0 - scaled[s]
-            (small if scaled[g] < 1.0 else large).append(g)
-        for i in small + large:
-            keep[row, i] = 1.0
-    return torch.from_numpy(keep).float(), torch.from_numpy(alias)
+from esans.sampling.base import Negatives, SeenItems, alias_draw, alias_tables, pick_unseen
 
 
 class MSACSampler:
@@ -79,9 +60,7 @@ class MSACSampler:
         return self.m_c + self.m_o
 
     def _easy(self, c: torch.Tensor, m: int, gen: torch.Generator) -> torch.Tensor:
-        k = torch.randint(self.alias.shape[1], (len(c), m), generator=gen)   # alias method:
-        keep = torch.rand((len(c), m), generator=gen) < self.alias_prob[c.unsqueeze(1), k]
-        clusters = torch.where(keep, k, self.alias[c.unsqueeze(1), k])      # ~ easy_prob[c]
+        clusters = alias_draw(self.alias_prob, self.alias, c, (len(c), m), gen)  # ~ easy_prob[c]
         r = torch.rand(clusters.shape, generator=gen)
         off = (r * self.l1_size[clusters]).long()
         return self.sorted_items[self.l1_start[clusters] + off]

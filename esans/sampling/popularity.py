@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from esans.sampling.base import Negatives, SeenItems, pick_unseen
+from esans.sampling.base import Negatives, SeenItems, alias_draw, alias_tables, pick_unseen
 
 
 class PopularitySampler:
@@ -17,11 +17,12 @@ class PopularitySampler:
         w = torch.from_numpy(np.asarray(counts, np.float64) ** alpha) + 1e-12
         self.prob = (w / w.sum()).float()
         self.log_prob = self.prob.log()
+        self.keep, self.alias = alias_tables(self.prob.double().numpy()[None, :])
         self.n_neg, self.seen = n_neg, seen
 
     def sample(self, users: torch.Tensor, pos: torch.Tensor,
                gen: torch.Generator) -> Negatives:
-        n = len(pos) * self.n_neg * self.tries
-        cands = torch.multinomial(self.prob, n, replacement=True, generator=gen)
-        ids = pick_unseen(cands.view(len(pos), self.n_neg, self.tries), users, self.seen)
+        rows = torch.zeros(len(pos), dtype=torch.long)  # one distribution for every row
+        cands = alias_draw(self.keep, self.alias, rows, (len(pos), self.n_neg, self.tries), gen)
+        ids = pick_unseen(cands, users, self.seen)
         return Negatives(ids, self.log_prob[ids] + float(np.log(self.n_neg)))
