@@ -6,29 +6,18 @@ output layer, so selection is on the output vectors):
 
     e'_j = alpha_j * e_pos + (1 - alpha_j) * e_j,  alpha_j ~ U(0, 1)
 
-over a pool of uniform candidates, keeping the ``n_neg`` highest-scoring e'_j.
+over a pool of uniform candidates (drawn as for DNS), keeping the ``n_neg`` highest-scoring.
 """
 
 from __future__ import annotations
 
 import torch
 
-from esans.sampling.base import Negatives, SeenItems
-from esans.sampling.dns import top_by_score
-from esans.sampling.uniform import UniformSampler
+from esans.sampling.dns import DNSSampler, top_by_score
 
 
-class MixGCFSampler:
+class MixGCFSampler(DNSSampler):
     name = "mixgcf"
-
-    def __init__(self, n_items: int, pool: int, n_neg: int,
-                 seen: SeenItems | None = None) -> None:
-        self.pool = UniformSampler(n_items, pool, seen)
-        self.n_neg = n_neg
-
-    def sample(self, users: torch.Tensor, pos: torch.Tensor,
-               gen: torch.Generator) -> Negatives:
-        return self.pool.sample(users, pos, gen)
 
     def select(self, user: torch.Tensor, pos_vec: torch.Tensor, neg_vec: torch.Tensor,
                log_q: torch.Tensor, hit: torch.Tensor, gen: torch.Generator):
