@@ -11,13 +11,14 @@ import numpy as np
 
 
 def recall_ndcg(topk: np.ndarray, truth: list[np.ndarray], ks: list[int]) -> dict[str, float]:
-    """``topk``: (U, >=max(ks)) ranked item indices per user; ``truth``: held-out items per user.
-
-    Users with no held-out items are skipped.
+    """``topk``: (U, L) ranked item indices per user (-1 = no item); ``truth``: held-out items
+    per user. Lists shorter than max(ks) (a catalogue smaller than K) count as misses past
+    their end. Users with no held-out items are skipped.
     """
     kmax = max(ks)
     if topk.shape[1] < kmax:
-        raise ValueError(f"need at least {kmax} ranked items per user, got {topk.shape[1]}")
+        pad = np.full((topk.shape[0], kmax - topk.shape[1]), -1, dtype=topk.dtype)
+        topk = np.concatenate([topk, pad], axis=1)
     discounts = 1.0 / np.log2(np.arange(2, kmax + 2))
     cum_disc = np.cumsum(discounts)
     recall = {k: [] for k in ks}

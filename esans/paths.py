@@ -6,6 +6,7 @@ from pathlib import Path
 INGEST = Path("data/ingest")
 INGEST_ITEMS = INGEST / "items.parquet"
 INGEST_INTERACTIONS = INGEST / "interactions.parquet"
+INGEST_CATALOGUE = INGEST / "catalogue.parquet"  # item ids in catalogue order, nothing else
 INGEST_IMAGES = INGEST / "images"
 SPLIT = Path("data/split")
 ENCODE = Path("data/encode")

@@ -37,6 +37,8 @@ def ingest(p: Params) -> dict:
             items, inter, report = files.load(p.data.files.interactions, p.data.files.items)
         items, inter, report = normalise(items, inter, report, locate)
         items.write_parquet(out / paths.INGEST_ITEMS.name)
+        # The split needs only the ids: a text or image edit must not make it stale.
+        items.select("item_id").write_parquet(out / paths.INGEST_CATALOGUE.name)
         inter.write_parquet(out / paths.INGEST_INTERACTIONS.name)
     report["source"] = src
     write_json(timed(report, t0), paths.report("ingest"))

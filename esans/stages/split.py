@@ -7,8 +7,8 @@ import time
 
 from esans import paths
 from esans.config import Params
-from esans.io import atomic_dir, write_json
-from esans.stages.common import ingested, timed
+from esans.io import atomic_dir, read_parquet, write_json
+from esans.stages.common import timed
 
 log = logging.getLogger("esans")
 
@@ -17,7 +17,8 @@ def split(p: Params) -> dict:
     from esans.data.split import temporal_split
 
     t0 = time.perf_counter()
-    items, inter = ingested()
+    items = read_parquet(paths.INGEST_CATALOGUE)
+    inter = read_parquet(paths.INGEST_INTERACTIONS)
     s = temporal_split(inter, items, p.split.valid_frac, p.split.test_frac)
     with atomic_dir(paths.SPLIT) as out:
         for name in ("users", "items", "train", "valid", "test"):

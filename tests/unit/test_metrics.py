@@ -30,6 +30,8 @@ def test_ideal_dcg_is_capped_at_k():
     assert m["recall@2"] == pytest.approx(0.4)
 
 
-def test_needs_enough_ranked_items():
-    with pytest.raises(ValueError):
-        recall_ndcg(np.zeros((1, 3), int), [np.array([1])], [20])
+def test_short_lists_count_as_misses_past_their_end():
+    # a 3-item catalogue ranked at K=20: the hit at rank 2 counts, nothing else can
+    m = recall_ndcg(np.array([[4, 1, 7]]), [np.array([1, 9])], [20])
+    assert m["recall@20"] == pytest.approx(0.5)
+    assert m["ndcg@20"] == pytest.approx((1 / math.log2(3)) / (1 + 1 / math.log2(3)))

@@ -1,0 +1,48 @@
+"""DVC reruns only what a change affects: one item's text, or a sampler param."""
+
+import json
+import re
+import shutil
+
+import pytest
+import yaml
+
+from tests.bad_inputs.test_corpus import good_catalogue
+from tests.conftest import BIN, make_project, run
+
+pytestmark = pytest.mark.slow
+
+
+def _ran(proc) -> set[str]:
+    return set(re.findall(r"Running stage '(\w+)'", proc.stdout + proc.stderr))
+
+
+def test_only_downstream_stages_rerun(tmp_path):
+    (tmp_path / "ws").mkdir()
+    p = make_project(tmp_path / "ws", {
+        "data": {"source": "files",
+                 "files": {"interactions": "raw/inter.csv", "items": "raw/items.csv"}},
+        "cluster": {"n_l1": 3, "n_l2": 2, "min_cluster_size": 2},
+        "validate": {"min_interactions": 50}})
+    good_catalogue(p / "raw")
+    dvc = str(BIN / "dvc")
+    first = run([dvc, "repro"], p, timeout=900)
+    assert "split" in _ran(first) and "encode" in _ran(first)
+
+    # one item's text changes: re-encode that item; the split and behaviour stay
+    items = (p / "raw/items.csv").read_text().replace("A story about thing 7,",
+                                                      "A brand new overview,")
+    (p / "raw/items.csv").write_text(items)
+    second = run([dvc, "repro"], p, timeout=900)
+    ran = _ran(second)
+    assert {"ingest", "encode", "fuse", "cluster", "train", "evaluate"} <= ran, ran
+    assert not {"split", "behaviour"} & ran, ran
+    assert json.loads((p / "reports/encode.json").read_text())["text_encoded"] == 1
+
+    # a sampler change: retrain and re-evaluate, never re-encode
+    params = yaml.safe_load((p / "params.yaml").read_text())
+    params["train"]["sampler"] = "uniform"
+    (p / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    third = run([dvc, "repro"], p, timeout=900)
+    assert _ran(third) == {"ingest", "train", "index", "evaluate", "report"}, _ran(third)
+    shutil.rmtree(p / ".cache", ignore_errors=True)
