@@ -26,7 +26,7 @@ def test_missing_input_file_is_one_line_naming_it(tmp_path):
     assert proc.returncode == 2
     err = proc.stderr.strip().splitlines()
     assert len(err) == 1 and "Traceback" not in proc.stderr
-    assert err[0].startswith("esans: error: data/ingest/items.parquet")
+    assert err[0].startswith("esans: error: data/ingest/catalogue.parquet: file not found")
 
 
 def test_malformed_input_file_is_one_line_naming_it(tmp_path):
