@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from esans.config import TrainParams
 from esans.data.history import Histories
@@ -176,7 +177,7 @@ def _load_checkpoint(path, key: str) -> dict | None:
 
 def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None] = print,
           heldout: SeenItems | None = None, checkpoint: str | os.PathLike | None = None,
-          key: str = "") -> TrainResult:
+          key: str = "", progress: bool = False) -> TrainResult:
     """Fit the model. ``heldout`` (valid + test pairs) is used only to *count* false
     negatives among the sampled real negatives; it never touches the loss.
 
@@ -216,7 +217,9 @@ def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None]
         t0 = time.perf_counter()
         if epoch != start_epoch or perm is None:
             perm, losses = torch.randperm(n, generator=gen), []
-        for s in range(start_step if epoch == start_epoch else 0, n, p.batch_size):
+        starts = range(start_step if epoch == start_epoch else 0, n, p.batch_size)
+        for s in tqdm(starts, desc=f"epoch {epoch}/{p.epochs}", unit="batch", leave=False,
+                      disable=not progress):
             step += 1
             if checkpoint is not None and step % p.checkpoint_every == 0:
                 _save_checkpoint(checkpoint, {

@@ -58,7 +58,8 @@ def train(p: Params) -> dict:
 
     t0 = time.perf_counter()
     data = _train_data(p)
-    res = fit(p.train, data, p.seed, log=log.info, checkpoint=CHECKPOINT, key=run_key(p, data))
+    res = fit(p.train, data, p.seed, log=log.info, checkpoint=CHECKPOINT, key=run_key(p, data),
+              progress=log.isEnabledFor(logging.INFO))  # a bar with ETA unless --quiet
     with atomic_dir(paths.MODELS) as out:
         torch.save(res.model.state_dict(), out / "model.pt")
         write_json({"n_users": data.n_users, "n_items": data.n_items,
