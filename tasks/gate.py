@@ -63,5 +63,19 @@ def gate(project_dir: str) -> dict:
               "current": d.current, "metric": f"valid {p.metric}"}
     if d.promote:
         result["model_id"] = registry.promote(root, note=d.reason)["id"]
+        result["pushed_to"] = push_artifacts(project_dir)
     get_run_logger().info("promotion gate: %s", d.reason)
     return result
+
+
+def push_artifacts(project_dir: str) -> str | None:
+    """`dvc push` the promoted run's artifacts to the default DVC remote, if one is set
+    (a local folder in tests; S3 with `pip install dvc-s3` and `dvc remote add -d s3://...`)."""
+    remotes = subprocess.run([_dvc(), "remote", "list"], cwd=project_dir, capture_output=True,
+                             text=True, check=True).stdout.split()
+    if not remotes:
+        return None
+    subprocess.run([_dvc(), "push", "--quiet"], cwd=project_dir, check=True,
+                   capture_output=True, text=True)
+    get_run_logger().info("pushed artifacts to DVC remote %s", remotes[0])
+    return remotes[0]

@@ -7,7 +7,7 @@ import time
 import pytest
 import yaml
 
-from tests.conftest import ROOT
+from tests.conftest import BIN, ROOT, run
 
 pytestmark = pytest.mark.slow
 
@@ -36,6 +36,8 @@ def test_retrain_flow_runs_gates_promotes_and_skips_when_up_to_date(tiny_project
     from tasks.dag import stage_order
 
     p = tiny_project
+    remote = tmp_path / "dvc-remote"
+    run([str(BIN / "dvc"), "remote", "add", "-d", "store", str(remote)], p)
     with prefect_test_harness():
         result = retrain(project_dir=str(p))
         assert [r["stage"] for r in result["stages"]] == stage_order(p / "dvc.yaml")
@@ -43,6 +45,8 @@ def test_retrain_flow_runs_gates_promotes_and_skips_when_up_to_date(tiny_project
         metrics = json.loads((p / "metrics.json").read_text())
         assert result["metrics"] == metrics and metrics["test"]["recall@50"] > 0
         assert result["promotion"]["promote"]
+        assert result["promotion"]["pushed_to"] == "store"       # promoted artifacts pushed
+        assert sum(1 for f in remote.rglob("*") if f.is_file()) > 10
         current = os.readlink(p / "models/current")
         assert (p / "models/current/model/model.pt").exists()
 
