@@ -106,12 +106,6 @@ def read_parquet(path: str | Path) -> pl.DataFrame:
                          path=path) from None
 
 
-def write_npy(arr: np.ndarray, target: str | Path) -> None:
-    with atomic_path(target) as tmp:
-        with open(tmp, "wb") as fh:
-            np.save(fh, arr, allow_pickle=False)
-
-
 def read_npy(path: str | Path) -> np.ndarray:
     path = Path(path)
     if not path.exists():

@@ -26,11 +26,11 @@ def ingest(p: Params) -> dict:
         locate = lambda path: path  # noqa: E731
         if src == "synthetic":
             data = synthetic.generate(p.data.synthetic, p.seed)
-            synthetic.write_images(data.images, out / "images")
+            synthetic.write_images(data.images, out / paths.INGEST_IMAGES.name)
             items = data.items.with_columns(
                 (pl.lit(str(paths.INGEST) + "/") + pl.col("image_path")).alias("image_path"))
             inter, report = data.interactions, {"items": data.items.height}
-            locate = lambda path: out / "images" / Path(path).name  # noqa: E731
+            locate = lambda path: out / paths.INGEST_IMAGES.name / Path(path).name  # noqa: E731
         elif src == "movielens":
             items, inter, report = movielens.load(p.data.movielens.path)
         else:
