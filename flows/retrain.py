@@ -3,7 +3,8 @@
 1. Take the workspace lock; optionally set params (data source / path, sampler).
 2. Run the always-changed ``ingest`` stage, then ask DVC what is stale. Nothing stale (and not
    ``force``): end in seconds with an "up to date" artifact.
-3. Otherwise run every stage in ``dvc.yaml`` order as a task; DVC reruns only stale ones.
+3. Otherwise run every stage in ``dvc.yaml`` order as a task; DVC reruns only stale ones, and
+   stages that nothing upstream touched are skipped from Prefect's cache (keyed on dvc.lock).
 4. Promotion gate on validation Recall@50 against ``models/current``; a rejected model leaves
    the current one serving and fails the flow run with the reason.
 
@@ -20,9 +21,9 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
 from esans.lock import workspace_lock
-from tasks.dag import stage_order
+from tasks.dag import downstream, stage_order
 from tasks.gate import gate, set_params, stale_stages
-from tasks.stages import run_stage
+from tasks.stages import dvc_cache_key, run_stage
 
 
 class ModelRejected(RuntimeError):
@@ -46,8 +47,9 @@ def _markdown(metrics: dict, runs: list[dict], decision: dict | None) -> str:
                   f"| | {decision['candidate']:.4f} | "
                   f"{'-' if cur is None else f'{cur:.4f}'} |"]
     lines += ["", "| stage | ran | seconds |", "|---|---|---|"]
-    lines += [f"| {r['stage']} | {'yes' if r['ran'] else 'no (up to date)'} | {r['seconds']} |"
-              for r in runs]
+    lines += [f"| {r['stage']} | "
+              f"{'yes' if r['ran'] else 'no (Prefect cache)' if r.get('cached') else 'no (DVC)'}"
+              f" | {r['seconds']} |" for r in runs]
     lines += ["", "Full report: `reports/index.html`."]
     return "\n".join(lines)
 
@@ -69,12 +71,18 @@ def retrain(project_dir: str = ".", force: bool = False, source: str | None = No
             set_params(str(root), overrides)
         order = stage_order(root / "dvc.yaml")
         runs = [run_stage(order[0], str(root), force)]
-        if not force and not stale_stages(str(root)) and (root / "metrics.json").exists():
+        stale = stale_stages(str(root))
+        if not force and not stale and (root / "metrics.json").exists():
             create_markdown_artifact(key="esans-retrain", markdown=(
                 "# esans retrain: up to date\n\nNo data, code or params changed since the last "
                 "run; nothing was retrained."), description="esans retrain")
             return {"up_to_date": True, "stages": runs}
-        runs += [run_stage(stage, str(root), force) for stage in order[1:]]
+        affected = downstream(stale, root / "dvc.yaml")
+        for stage in order[1:]:
+            state = run_stage(stage, str(root), force, dvc_cache_key(root, stage, affected),
+                              return_state=True)
+            runs.append({"stage": stage, "ran": False, "seconds": 0.0, "cached": True}
+                        if state.name == "Cached" else state.result())
         metrics = json.loads((root / "metrics.json").read_text())
         decision = gate(str(root)) if promote else None
         create_markdown_artifact(key="esans-retrain", markdown=_markdown(metrics, runs, decision),

@@ -65,3 +65,14 @@ def test_retrain_flow_runs_gates_promotes_and_skips_when_up_to_date(tiny_project
         assert "model rejected" in state.message and "below the promoted model" in state.message
         assert os.readlink(p / "models/current") == current
         assert len((p / "models/registry.jsonl").read_text().splitlines()) == 1
+
+        # upstream stages the rejected run found up to date are now skipped from Prefect's
+        # cache (keyed on their dvc.lock entries); the params change reruns train onwards
+        params["train"].update(epochs=2, lr=0.002)
+        (p / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        last = retrain(project_dir=str(p), promote=False)
+        by_stage = {r["stage"]: r for r in last["stages"]}
+        upstream = ["validate", "split", "encode", "behaviour", "fuse", "cluster"]
+        assert all(by_stage[s].get("cached") for s in upstream), by_stage
+        assert all(by_stage[s]["ran"] for s in ["train", "index", "evaluate", "report"])
+        assert not by_stage["ingest"].get("cached")               # always-changed: never cached

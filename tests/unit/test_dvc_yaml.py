@@ -4,7 +4,7 @@ import yaml
 
 from esans import paths
 from esans.stages import NAMES
-from tasks.dag import stage_order
+from tasks.dag import downstream, stage_order
 from tests.conftest import ROOT
 
 STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
@@ -45,3 +45,12 @@ def test_every_stage_depends_on_its_own_code():
         assert f"esans/stages/{name}.py" in deps, name
         for dep in deps:
             assert (ROOT / dep).exists() or not dep.startswith("esans"), dep
+
+
+def test_downstream_of_a_stale_stage_is_everything_that_consumes_it():
+    dvc_yaml = ROOT / "dvc.yaml"
+    assert downstream(["train"], dvc_yaml) == {"train", "index", "evaluate", "report"}
+    image_change = downstream(["encode"], dvc_yaml)
+    assert "split" not in image_change and "behaviour" not in image_change
+    assert {"fuse", "cluster", "train"} <= image_change
+    assert downstream([], dvc_yaml) == set()
