@@ -17,30 +17,13 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
+sys.path[:0] = [str(ROOT / "bench"), str(ROOT)]
+
+from tasks.sweep import experiment_name as name
+from tasks.sweep import run_sweep
 
 GRID = [{"train.m_c": mc, "train.m_o": mo} for mc in (1, 2, 3) for mo in (4, 5, 6)]
 LAMBDAS = [{"train.edis_lambda": lam} for lam in (0.5, 0.3, 0.1, -0.1, -0.3)]
-
-
-def name(setting: dict) -> str:
-    return "-".join(f"{k.split('.')[1].replace('_', '')}{v}" for k, v in setting.items()
-                    ).replace(".", "p")
-
-
-def walk(node, out: dict) -> None:
-    """Collect {experiment name: metrics.json data} from `dvc exp show --json`."""
-    if isinstance(node, dict):
-        data = node.get("data")
-        if isinstance(data, dict) and node.get("name"):
-            m = (data.get("metrics") or {}).get("metrics.json", {}).get("data")
-            if m:
-                out[node["name"]] = m
-        for v in node.values():
-            walk(v, out)
-    elif isinstance(node, list):
-        for v in node:
-            walk(v, out)
 
 
 def main() -> None:
@@ -59,12 +42,7 @@ def main() -> None:
     subprocess.run(["git", "-c", "user.email=bench@esans", "-c", "user.name=bench", "commit",
                     "-qm", "bench baseline"], cwd=work, env=env)
     settings = GRID + LAMBDAS
-    for s in settings:
-        args = [a for k, v in s.items() for a in ("-S", f"{k}={v}")]
-        sh("dvc", "exp", "run", "--queue", "-n", name(s), *args)
-    sh("dvc", "exp", "run", "--run-all", "-j", "1")
-    found: dict = {}
-    walk(json.loads(sh("dvc", "exp", "show", "--json")), found)
+    found = {r["experiment"]: r["metrics"] for r in run_sweep(work, settings)}
     rows = {name(s): {"setting": s, **{k: found.get(name(s), {}).get("test", {}).get(k)
                                        for k in ("recall@50", "ndcg@50", "recall@20")}}
             for s in settings}

@@ -64,7 +64,8 @@ def run_stage(stage: str, project_dir: str = ".", force: bool = False,
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}"
            f"{os.environ.get('PATH', '')}"}
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=project_dir, env=env, capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=project_dir, env=env, capture_output=True, text=True,
+                          check=False)
     seconds = round(time.perf_counter() - t0, 2)
     out = proc.stdout + proc.stderr
     if proc.returncode != 0:
