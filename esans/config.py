@@ -120,6 +120,9 @@ class TrainParams(_Strict):
     easy_temperature: float = Field(1.0, gt=0)
     threads: int = Field(2, ge=1)
     checkpoint_every: int = Field(50, ge=1)  # steps between crash-resume checkpoints
+    # Id embeddings with sparse gradients and a lazy (row-wise) Adam: a step costs what the
+    # batch touches, not the table size. "auto": on from 100k items.
+    sparse_ids: bool | Literal["auto"] = "auto"
 
 
 class EvaluateParams(_Strict):

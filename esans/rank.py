@@ -23,7 +23,11 @@ def user_vectors(model: TwoTower, users: np.ndarray, hist: Histories, history_le
 @torch.inference_mode()
 def topk_masked(user_vecs: torch.Tensor, item_vecs: torch.Tensor, users: np.ndarray,
                 seen: Histories, k: int, batch: int = 1024) -> np.ndarray:
-    """Exact top-k item indices per user over all items, the user's ``seen`` items excluded."""
+    """Exact top-k item indices per user over all items, the user's ``seen`` items excluded.
+
+    Users are scored ``batch`` at a time, fewer for big catalogues (a score block stays
+    under 64M floats, 256 MB)."""
+    batch = max(1, min(batch, (1 << 26) // max(1, item_vecs.shape[0])))
     out = []
     for s in range(0, len(users), batch):
         u = torch.from_numpy(np.asarray(users[s:s + batch], np.int64))

@@ -138,7 +138,7 @@ def batch_loss(model: TwoTower, p: TrainParams, sampler: Sampler | None, seen: S
     cand = neg.ids[0] if neg.shared else neg.ids.reshape(-1)                # shared: (m,)
     uniq, inv = torch.unique(torch.cat([i, cand, h.clamp(min=0).reshape(-1)]),
                              return_inverse=True)
-    vecs = model.items(uniq)[inv]                                           # item tower once
+    vecs = model.items(uniq).index_select(0, inv)                           # item tower once
     iv, nv = vecs[:b], vecs[b:b + len(cand)]                                # (B, d)
     nv = nv if neg.shared else nv.view(b, m, -1)                            # (m, d) | (B, m, d)
     uv = model.users(u, h, vecs[b + len(cand):].view(b, h.shape[1], -1))   # (B, d)
@@ -158,6 +158,17 @@ def batch_loss(model: TwoTower, p: TrainParams, sampler: Sampler | None, seen: S
     loss = sampled_softmax_logits((uv * iv).sum(-1), neg_score, log_q, p.temperature, hit,
                                   p.logq_correction)
     return loss, info
+
+
+def optimizers(model: TwoTower, p: TrainParams, sparse: bool) -> list[torch.optim.Optimizer]:
+    """Adam; with sparse id embeddings, a lazy SparseAdam for them (it updates only the rows a
+    batch touched; weight decay applies to the dense weights only)."""
+    if not sparse:
+        return [torch.optim.Adam(model.parameters(), lr=p.lr, weight_decay=p.weight_decay)]
+    ids = [model.item_id.weight, model.user_id.weight]
+    dense = [w for w in model.parameters() if all(w is not t for t in ids)]
+    return [torch.optim.Adam(dense, lr=p.lr, weight_decay=p.weight_decay),
+            torch.optim.SparseAdam(ids, lr=p.lr)]
 
 
 def _save_checkpoint(path, state: dict) -> None:
@@ -189,8 +200,9 @@ def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None]
     torch.set_num_threads(p.threads)
     torch.use_deterministic_algorithms(True)  # same data + params + seed -> same model
     gen = torch.Generator().manual_seed(seed)
-    model = TwoTower(torch.from_numpy(data.content), data.n_users, p.dim, p.history_len)
-    opt = torch.optim.Adam(model.parameters(), lr=p.lr, weight_decay=p.weight_decay)
+    sparse = p.sparse_ids if isinstance(p.sparse_ids, bool) else data.n_items >= 100_000
+    model = TwoTower(torch.from_numpy(data.content), data.n_users, p.dim, p.history_len, sparse)
+    opts = optimizers(model, p, sparse)
     sampler = build_sampler(p, data)
     seen = SeenItems(data.train_users, data.train_items, data.n_items)
     hist = Histories(data.train_users, data.train_items, data.n_users)
@@ -205,7 +217,8 @@ def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None]
     saved = _load_checkpoint(checkpoint, key)
     if saved is not None:
         model.load_state_dict(saved["model"])
-        opt.load_state_dict(saved["opt"])
+        for o, state in zip(opts, saved["opt"], strict=True):
+            o.load_state_dict(state)
         gen.set_state(saved["gen"])
         start_epoch, start_step, perm = saved["epoch"], saved["next"], saved["perm"]
         losses, best, bad_epochs = list(saved["losses"]), saved["best"], saved["bad_epochs"]
@@ -223,7 +236,7 @@ def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None]
             step += 1
             if checkpoint is not None and step % p.checkpoint_every == 0:
                 _save_checkpoint(checkpoint, {
-                    "key": key, "model": model.state_dict(), "opt": opt.state_dict(),
+                    "key": key, "model": model.state_dict(), "opt": [o.state_dict() for o in opts],
                     "gen": gen.get_state(), "epoch": epoch, "next": s, "perm": perm,
                     "losses": losses, "best": best, "bad_epochs": bad_epochs,
                     "best_state": best_state, "history": result.history,
@@ -237,9 +250,11 @@ def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None]
             loss, info = batch_loss(model, p, sampler, seen, u, i, h, gen, heldout)
             sample_times.append(info["sample_s"])
             fn_hits, fn_total = fn_hits + info["fn_hits"], fn_total + info["n_neg"]
-            opt.zero_grad()
+            for o in opts:
+                o.zero_grad()
             loss.backward()
-            opt.step()
+            for o in opts:
+                o.step()
             losses.append(loss.item())
             step_times.append(time.perf_counter() - ts)
         rec = valid_recall(model, data, hist, p.history_len)

@@ -4,6 +4,9 @@ Level 1 is k-means (faiss) over all items. Level 2 is k-means on the residuals
 (vector - its level-1 centroid) inside each level-1 cluster. Clusters smaller than
 ``min_size`` are dissolved into the nearest remaining centroid, at both levels.
 Level-2 ids are global (unique across level-1 clusters).
+
+Memory and time stay bounded at millions of items: each k-means trains on a random sample of
+at most ``max_points_per_centroid`` points per centroid, and assignment runs in batches.
 """
 
 from __future__ import annotations
@@ -23,18 +26,42 @@ class Clusters:
     parent: np.ndarray      # (K2,) level-1 cluster of each level-2 cluster
 
 
-def kmeans(x: np.ndarray, k: int, niter: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """faiss k-means; returns (centroids (k, d), assignment (N,))."""
-    x = np.ascontiguousarray(x, dtype=np.float32)
+def assign(x: np.ndarray, centroids: np.ndarray, batch: int = 65_536) -> np.ndarray:
+    """Nearest centroid (L2) of each row of ``x``, ``batch`` rows at a time."""
+    index = faiss.IndexFlatL2(centroids.shape[1])
+    index.add(np.ascontiguousarray(centroids, np.float32))
+    out = np.empty(len(x), np.int64)
+    for s in range(0, len(x), batch):
+        _, a = index.search(np.ascontiguousarray(x[s:s + batch], np.float32), 1)
+        out[s:s + batch] = a.ravel()
+    return out
+
+
+def kmeans(x: np.ndarray, k: int, niter: int, seed: int,
+           max_points_per_centroid: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """faiss k-means trained on a sample of at most ``max_points_per_centroid * k`` rows;
+    returns (centroids (k, d), assignment of every row (N,))."""
     k = max(1, min(k, len(x)))
     if k == 1:
-        c = x.mean(0, keepdims=True)
-        return c, np.zeros(len(x), np.int64)
+        return np.asarray(x, np.float32).mean(0, keepdims=True), np.zeros(len(x), np.int64)
+    n_train = min(len(x), max_points_per_centroid * k)
+    rows = (np.sort(np.random.default_rng(seed).choice(len(x), n_train, replace=False))
+            if n_train < len(x) else slice(None))
     km = faiss.Kmeans(x.shape[1], k, niter=niter, seed=seed, verbose=False,
-                      min_points_per_centroid=1, max_points_per_centroid=100_000)
-    km.train(x)
-    _, assign = km.index.search(x, 1)
-    return km.centroids.copy(), assign.ravel().astype(np.int64)
+                      min_points_per_centroid=1, max_points_per_centroid=max_points_per_centroid)
+    km.train(np.ascontiguousarray(x[rows], np.float32))
+    return km.centroids.copy(), assign(x, km.centroids)
+
+
+def cluster_means(x: np.ndarray, assign: np.ndarray, k: int) -> np.ndarray:
+    """(k, d) mean of the rows of ``x`` in each cluster 0..k-1 (zeros for an empty one)."""
+    order = np.argsort(assign, kind="stable")
+    sizes = np.bincount(assign, minlength=k)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    sums = np.zeros((k, x.shape[1]), np.float64)
+    nz = sizes > 0
+    sums[nz] = np.add.reduceat(x[order].astype(np.float64), starts[nz], axis=0)
+    return (sums / np.maximum(sizes, 1)[:, None]).astype(np.float32)
 
 
 def merge_small(x: np.ndarray, centroids: np.ndarray, assign: np.ndarray,
@@ -60,8 +87,8 @@ def merge_small(x: np.ndarray, centroids: np.ndarray, assign: np.ndarray,
     used = np.flatnonzero(np.bincount(assign, minlength=len(centroids)) > 0)
     remap = np.full(len(centroids), -1, np.int64)
     remap[used] = np.arange(len(used))
-    new_centroids = np.stack([x[assign == c].mean(0) for c in used]).astype(np.float32)
-    return new_centroids, remap[assign]
+    new_assign = remap[assign]
+    return cluster_means(x, new_assign, len(used)), new_assign
 
 
 def msac(x: np.ndarray, n_l1: int, n_l2: int, min_size: int, niter: int = 25,
@@ -73,8 +100,10 @@ def msac(x: np.ndarray, n_l1: int, n_l2: int, min_size: int, niter: int = 25,
     resid = x - c1[a1]
     l2 = np.empty(len(x), np.int64)
     cents2, parents = [], []
+    by_cluster = np.argsort(a1, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(a1, minlength=len(c1)))])
     for c in range(len(c1)):
-        members = np.flatnonzero(a1 == c)
+        members = by_cluster[bounds[c]:bounds[c + 1]]
         k2 = max(1, min(n_l2, len(members) // max(1, min_size)))
         c2, a2 = kmeans(resid[members], k2, niter, seed + 1 + c)
         c2, a2 = merge_small(resid[members], c2, a2, min_size)

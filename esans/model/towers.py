@@ -15,13 +15,14 @@ from torch import nn
 
 
 class TwoTower(nn.Module):
-    def __init__(self, content: torch.Tensor, n_users: int, dim: int, history_len: int) -> None:
+    def __init__(self, content: torch.Tensor, n_users: int, dim: int, history_len: int,
+                 sparse_ids: bool = False) -> None:
         super().__init__()
         n_items, d_in = content.shape
         self.register_buffer("content", content.float())
         self.item_mlp = nn.Sequential(nn.Linear(d_in, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
-        self.item_id = nn.Embedding(n_items, dim)
-        self.user_id = nn.Embedding(n_users, dim)
+        self.item_id = nn.Embedding(n_items, dim, sparse=sparse_ids)
+        self.user_id = nn.Embedding(n_users, dim, sparse=sparse_ids)
         self.pos_logit = nn.Parameter(torch.zeros(history_len))  # recency weights, last = newest
         self.user_mlp = nn.Sequential(nn.Linear(2 * dim, 2 * dim), nn.GELU(),
                                       nn.Linear(2 * dim, dim))
@@ -33,7 +34,7 @@ class TwoTower(nn.Module):
         flat = ids.reshape(-1)
         uniq, inv = torch.unique(flat, return_inverse=True)
         vec = F.normalize(self.item_mlp(self.content[uniq]) + self.item_id(uniq), dim=-1)
-        return vec[inv].reshape(*ids.shape, -1)
+        return vec.index_select(0, inv).reshape(*ids.shape, -1)  # backward: index_add
 
     def all_items(self) -> torch.Tensor:
         return F.normalize(self.item_mlp(self.content) + self.item_id.weight, dim=-1)

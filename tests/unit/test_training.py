@@ -108,3 +108,39 @@ def test_easy_negative_clusters_follow_the_stated_distribution():
     d = ((cl.centroids1 - cl.centroids1[c]) ** 2).sum(1)
     far, near = int(np.argmax(d)), int(np.argsort(d)[1])
     assert got[near] > got[far]
+
+
+def test_sparse_id_embeddings_learn_and_resume_exactly(tmp_path, monkeypatch):
+    """Lazy SparseAdam on the id tables (the scale path) learns like dense Adam, and a run
+    resumed from its mid-epoch checkpoint ends on the same weights as an uninterrupted one."""
+    data = tiny_data()
+    kw = dict(sampler="esans", epochs=3, batch_size=32, dim=16, history_len=5, threads=1,
+              checkpoint_every=5)
+    sparse = train(TrainParams(sparse_ids=True, **kw), data, seed=0, log=lambda s: None)
+    dense = train(TrainParams(sparse_ids=False, **kw), data, seed=0, log=lambda s: None)
+    assert sparse.model.item_id.sparse and not dense.model.item_id.sparse
+    assert sparse.history[-1]["loss"] < sparse.history[0]["loss"]
+    assert sparse.best_valid_recall50 > 0.5 * dense.best_valid_recall50
+
+    # interrupt after 7 steps by keeping the checkpoint of a run stopped early
+    ckpt = tmp_path / "ckpt.pt"
+    import esans.train as tr
+
+    real_save = tr._save_checkpoint
+    saves = []
+
+    def save_then_stop(path, state):
+        real_save(path, state)
+        saves.append(state["next"])
+        if len(saves) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(tr, "_save_checkpoint", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainParams(sparse_ids=True, **kw), data, seed=0, log=lambda s: None,
+              checkpoint=ckpt, key="k")
+    monkeypatch.setattr(tr, "_save_checkpoint", real_save)
+    resumed = train(TrainParams(sparse_ids=True, **kw), data, seed=0, log=lambda s: None,
+                    checkpoint=ckpt, key="k")
+    for name, w in sparse.model.state_dict().items():
+        assert torch.equal(w, resumed.model.state_dict()[name]), name
