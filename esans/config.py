@@ -82,8 +82,8 @@ class FuseParams(_Strict):
     epochs: int = Field(200, ge=0)
     lr: float = Field(3e-3, gt=0)
     temperature: float = Field(0.1, gt=0)
-    weights: dict[Literal["text", "image", "behaviour"], float] = {
-        "text": 1.0, "image": 1.0, "behaviour": 1.0}
+    weights: dict[Literal["text", "image", "behaviour", "provided"], float] = {
+        "text": 1.0, "image": 1.0, "behaviour": 1.0, "provided": 1.0}
 
 
 class ClusterParams(_Strict):

@@ -8,6 +8,7 @@ INGEST_ITEMS = INGEST / "items.parquet"
 INGEST_INTERACTIONS = INGEST / "interactions.parquet"
 INGEST_CATALOGUE = INGEST / "catalogue.parquet"  # item ids in catalogue order, nothing else
 INGEST_IMAGES = INGEST / "images"
+INGEST_VECTORS = INGEST / "vectors.npy"  # precomputed item vectors, (N, d); (N, 0) if none
 SPLIT = Path("data/split")
 ENCODE = Path("data/encode")
 BEHAVIOUR = Path("data/behaviour")

@@ -2,7 +2,12 @@
 
 interactions: user_id, item_id, timestamp (unix seconds, integer), optional rating
 items:        item_id, title, text, optional image_path (relative to the items file's folder),
-              optional label (a category, used only for diagnostics)
+              optional label (a category, used only for diagnostics), optional vector
+              (parquet only: a list/array of floats per item, your precomputed embedding; when
+              given, the encode stage uses it instead of the text and image encoders)
+
+A path may be a folder or a glob of parquet parts (``items/``, ``items/part-*.parquet``),
+read as one table.
 """
 
 from __future__ import annotations
@@ -10,16 +15,29 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from esans.errors import EsansError
 
 INTERACTION_COLUMNS = {"required": ["user_id", "item_id", "timestamp"], "optional": ["rating"]}
-ITEM_COLUMNS = {"required": ["item_id", "title", "text"], "optional": ["image_path", "label"]}
+ITEM_COLUMNS = {"required": ["item_id", "title", "text"],
+                "optional": ["image_path", "label", "vector"]}
 
 
 def read_table(path: Path, columns: dict[str, list[str]]) -> pl.DataFrame:
     """Read CSV or parquet with every column as text-or-number, check the column set."""
+    parts = (sorted(path.glob("*.parquet")) if path.is_dir() else
+             sorted(path.parent.glob(path.name)) if any(c in path.name for c in "*?[") else None)
+    if parts is not None:
+        if not parts:
+            raise EsansError("no parquet parts found", path=path)
+        try:
+            df = pl.read_parquet(parts)
+        except Exception as exc:
+            raise EsansError(f"cannot read: {type(exc).__name__}: {exc}".split("\n")[0],
+                             path=path) from None
+        return _check_columns(df, path, columns)
     if not path.exists():
         raise EsansError("file not found", path=path)
     if path.stat().st_size == 0:
@@ -44,6 +62,10 @@ def read_table(path: Path, columns: dict[str, list[str]]) -> pl.DataFrame:
     except Exception as exc:  # polars/arrow raise many types for corrupt input
         raise EsansError(f"cannot read: {type(exc).__name__}: {exc}".split("\n")[0],
                          path=path) from None
+    return _check_columns(df, path, columns)
+
+
+def _check_columns(df: pl.DataFrame, path: Path, columns: dict[str, list[str]]) -> pl.DataFrame:
     missing = [c for c in columns["required"] if c not in df.columns]
     if missing:
         raise EsansError(f"missing required column(s) {missing}; found {df.columns}", path=path,
@@ -70,6 +92,36 @@ def _cast(df: pl.DataFrame, path: Path, col: str, dtype: pl.DataType) -> pl.Seri
         raise EsansError(f"column {col!r}: value {src[row]!r} is not a valid {dtype}",
                          path=path, row=row + 2, rule="dtype")
     return out
+
+
+def item_vectors(df: pl.DataFrame, path: Path) -> np.ndarray:
+    """The ``vector`` column as an (N, d) float32 array; every row a finite vector of the
+    same length, else an error naming the row."""
+    col = df["vector"]
+    if not isinstance(col.dtype, pl.List | pl.Array) or not col.dtype.inner.is_numeric():
+        raise EsansError(f"column 'vector' must be a list of numbers per item (parquet); got "
+                         f"{col.dtype}", path=path, rule="vector")
+    lengths = col.list.len() if isinstance(col.dtype, pl.List) else pl.Series(
+        [col.dtype.size] * len(col))
+    null = col.is_null()
+    if null.any():
+        raise EsansError("missing vector", path=path, row=int(null.arg_true()[0]) + 2,
+                         rule="vector")
+    d = int(lengths[0])
+    bad = lengths != d
+    if d == 0 or bad.any():
+        row = int(bad.arg_true()[0]) if bad.any() else 0
+        raise EsansError(f"vector has {int(lengths[row])} values; the first row has {d} (every "
+                         "vector must have the same, non-zero length)", path=path, row=row + 2,
+                         rule="vector")
+    flat = (col.list.explode() if isinstance(col.dtype, pl.List) else col.arr.explode())
+    vecs = flat.cast(pl.Float32).to_numpy().reshape(len(col), d)
+    finite = np.isfinite(vecs).all(1)
+    if not finite.all():
+        row = int(np.flatnonzero(~finite)[0])
+        raise EsansError("vector has NaN or infinite values", path=path, row=row + 2,
+                         rule="vector")
+    return np.ascontiguousarray(vecs)
 
 
 def safe_image_path(value: str | None, items_file: Path, row: int,
@@ -103,4 +155,8 @@ def load(interactions: str | Path, items: str | Path,
         cat = cat.with_columns(pl.Series("image_path", [
             safe_image_path(p, tpath, row + 2, project_root)
             for row, p in enumerate(cat["image_path"].to_list())], dtype=pl.String))
+    if "vector" in cat.columns:
+        vecs = item_vectors(cat, tpath)
+        cat = cat.drop("vector").with_columns(
+            pl.Series("vector", vecs, dtype=pl.Array(pl.Float32, vecs.shape[1])))
     return cat, inter, {"items": cat.height, "interactions": inter.height}

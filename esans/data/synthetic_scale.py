@@ -54,12 +54,12 @@ def generate(p: ScaleParams, out: str | Path, seed: int = 0) -> dict:
     rng = np.random.default_rng(seed)
     groups = _normalise(rng.standard_normal((p.n_groups, p.dim)))
     centres = _normalise(np.repeat(groups, p.topics_per_group, 0)
-                         + 0.6 * rng.standard_normal((p.n_topics, p.dim)) / np.sqrt(p.dim) * 4)
+                         + 0.5 * rng.standard_normal((p.n_topics, p.dim)) / np.sqrt(p.dim))
     topic = rng.integers(0, p.n_topics, p.n_items).astype(np.int32)
     for part, s in enumerate(range(0, p.n_items, p.chunk_items)):
         t = topic[s:s + p.chunk_items]
         vec = _normalise(centres[t] + p.noise * rng.standard_normal((len(t), p.dim))
-                         / np.sqrt(p.dim) * 4).astype(np.float32)
+                         / np.sqrt(p.dim)).astype(np.float32)
         ids = np.arange(s, s + len(t))
         pl.DataFrame({
             "item_id": pl.Series(ids).cast(pl.String).str.zfill(7).str.replace(r"^", "i"),

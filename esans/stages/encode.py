@@ -12,12 +12,32 @@ import polars as pl
 
 from esans import paths
 from esans.config import Params
-from esans.io import atomic_dir, write_json
+from esans.io import atomic_dir, read_npy, write_json
 from esans.stages.common import ingested, timed
 
 log = logging.getLogger("esans")
 
 CACHE = Path(".cache/encode")
+
+
+def _provided(items: pl.DataFrame, vectors: np.ndarray, t0: float) -> dict:
+    """Items came with their own vectors: they are the content modality; no encoder runs."""
+    empty = np.zeros((items.height, 0), np.float32)
+    with atomic_dir(paths.ENCODE) as out:
+        np.save(out / "text.npy", empty)
+        np.save(out / "image.npy", empty)
+        np.save(out / "provided.npy", vectors)
+        pl.DataFrame({"item_id": items["item_id"], "has_text": [False] * items.height,
+                      "has_image": [False] * items.height,
+                      "image_status": ["skipped"] * items.height}
+                     ).write_parquet(out / "status.parquet")
+    report = {"n_items": items.height, "provided_dim": int(vectors.shape[1]),
+              "text_encoded": 0, "image_encoded": 0,
+              "note": "items carry precomputed vectors; text and image encoders skipped"}
+    log.info("encode: %d items carry their own %d-d vectors; encoders skipped",
+             items.height, vectors.shape[1])
+    write_json(timed(report, t0), paths.report("encode"))
+    return report
 
 
 def encode(p: Params, progress: bool = True) -> dict:
@@ -29,6 +49,9 @@ def encode(p: Params, progress: bool = True) -> dict:
     t0 = time.perf_counter()
     torch.set_num_threads(p.train.threads)
     items, _ = ingested()
+    provided = read_npy(paths.INGEST_VECTORS)
+    if provided.shape[1] > 0:
+        return _provided(items, provided, t0)
     # An item without text is encoded from its title (the validate stage reports how many).
     texts = [x if x else (t or "") for t, x in zip(items["title"].to_list(),
                                                     items["text"].to_list())]

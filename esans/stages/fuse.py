@@ -31,7 +31,11 @@ def fuse(p: Params) -> dict:
     masks = {"text": np.ones(len(status), bool),  # title is always there
              "image": status["has_image"].to_numpy(),
              "behaviour": read_npy(paths.BEHAVIOUR / "has.npy")}
-    feats = {m: v for m, v in feats.items() if p.fuse.weights.get(m, 0) > 0}
+    if (paths.ENCODE / "provided.npy").exists():  # the items' own vectors (files source)
+        feats["provided"] = read_npy(paths.ENCODE / "provided.npy")
+        masks["provided"] = np.ones(len(status), bool)
+    feats = {m: v for m, v in feats.items()
+             if p.fuse.weights.get(m, 0) > 0 and v.shape[1] > 0}
     masks = {m: masks[m] for m in feats}
     proj, losses = align(feats, masks, p.fuse.dim, p.fuse.epochs, p.fuse.lr,
                          p.fuse.temperature, p.seed)

@@ -6,6 +6,7 @@ import logging
 import time
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from esans import paths
@@ -35,8 +36,12 @@ def ingest(p: Params) -> dict:
             items, inter, report = movielens.load(p.data.movielens.path)
         else:
             items, inter, report = files.load(p.data.files.interactions, p.data.files.items)
+        vectors = (items["vector"].to_numpy().astype(np.float32) if "vector" in items.columns
+                   else np.zeros((items.height, 0), np.float32))
         items, inter, report = normalise(items, inter, report, locate)
         items.write_parquet(out / paths.INGEST_ITEMS.name)
+        np.save(out / paths.INGEST_VECTORS.name, vectors)
+        report["provided_vector_dim"] = int(vectors.shape[1])
         # The split needs only the ids: a text or image edit must not make it stale.
         items.select("item_id").write_parquet(out / paths.INGEST_CATALOGUE.name)
         inter.write_parquet(out / paths.INGEST_INTERACTIONS.name)

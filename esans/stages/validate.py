@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import time
 
+import numpy as np
+
 from esans import paths
 from esans.config import Params
 from esans.errors import EsansError
@@ -32,8 +34,9 @@ def validate(p: Params) -> dict:
 
     t0 = time.perf_counter()
     items, inter = ingested()
+    provided = np.load(paths.INGEST_VECTORS, mmap_mode="r").shape[1] > 0
     summary = run(items, inter, p.validate_, max_pixels=p.encode.image.max_pixels,
-                  docs_dir=paths.REPORTS / "data_docs")
+                  docs_dir=paths.REPORTS / "data_docs", provided_vectors=provided)
     if not summary["success"]:
         first = next(r for r in summary["results"]
                      if not r["success"] and r["severity"] == "error")

@@ -27,13 +27,16 @@ class Check:
     expectation: object
 
 
-def build_checks(items: pl.DataFrame, p: ValidateParams, now: int | None = None) -> list[Check]:
+def build_checks(items: pl.DataFrame, p: ValidateParams, now: int | None = None,
+                 provided_vectors: bool = False) -> list[Check]:
+    """The expectations. With ``provided_vectors`` (items carry their own embeddings) text and
+    images are not encoded, so missing ones are not checked."""
     import great_expectations as gx
 
     E = gx.expectations
     now = now if now is not None else int(time.time())
     ids = items["item_id"].drop_nulls().unique().to_list()
-    return [
+    checks = [
         Check("interactions", "error", E.ExpectTableColumnsToMatchSet(
             column_set=["user_id", "item_id", "timestamp", "rating", "seq"], exact_match=True)),
         Check("interactions", "error", E.ExpectTableRowCountToBeBetween(
@@ -55,6 +58,10 @@ def build_checks(items: pl.DataFrame, p: ValidateParams, now: int | None = None)
         Check("items", "error", E.ExpectColumnValuesToNotBeNull(column="item_id")),
         Check("items", "error", E.ExpectColumnValuesToBeUnique(column="item_id")),
         Check("items", "error", E.ExpectColumnValuesToNotBeNull(column="title")),
+    ]
+    if provided_vectors:
+        return checks
+    return checks + [
         # Missing text or images: an error past the threshold, a warning for any at all.
         Check("items", "error", E.ExpectColumnValuesToBeBetween(
             column="text_length", min_value=1, max_value=100_000,
@@ -81,7 +88,7 @@ def _with_derived(items: pl.DataFrame, root: Path, max_pixels: int) -> pl.DataFr
 
 def run(items: pl.DataFrame, interactions: pl.DataFrame, p: ValidateParams,
         root: str | Path = ".", max_pixels: int = 40_000_000,
-        docs_dir: str | Path | None = None) -> dict:
+        docs_dir: str | Path | None = None, provided_vectors: bool = False) -> dict:
     """Validate both tables; return a JSON-able summary with ``success`` and ``failures``.
 
     One expectation suite per table (each expectation's severity in its ``meta``), run by a
@@ -99,7 +106,7 @@ def run(items: pl.DataFrame, interactions: pl.DataFrame, p: ValidateParams,
     source = ctx.data_sources.add_pandas("esans")
     frames = {"items": _with_derived(items, Path(root), max_pixels).to_pandas(),
               "interactions": interactions.to_pandas()}
-    checks = build_checks(items, p)
+    checks = build_checks(items, p, provided_vectors=provided_vectors)
     with contextlib.ExitStack() as stack:
         actions = []
         if docs_dir is not None:

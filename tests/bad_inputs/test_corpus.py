@@ -130,6 +130,13 @@ CASES = {
                    "inter.csv row 6 [dtype]: column 'rating'"),
     "inf rating": (lambda d: _replace_line(d / "inter.csv", 5, "u0,3,1600000005,inf"),
                    "[dtype]: column 'rating'"),
+    "vector column in a CSV": (lambda d: _edit(d / "items.csv", lambda t: "\n".join(
+        [t.splitlines()[0] + ",vector"] + [r + ',"[1, 2]"' for r in t.splitlines()[1:]]) + "\n"),
+        "items.csv [vector]: column 'vector' must be a list of numbers"),
+    "vector with NaN": (lambda d: _vector_items(d, lambda v: v[4].__setitem__(1, float("nan"))),
+                        "items.parquet row 6 [vector]: vector has NaN or infinite values"),
+    "vectors of different lengths": (lambda d: _vector_items(d, lambda v: v[2].pop()),
+                                     "items.parquet row 4 [vector]: vector has 3 values"),
     "params.yaml wrong type": (lambda d: _params(d, lambda p: p["train"].update(epochs="ten")),
                                "params.yaml [params]: train.epochs"),
     "params.yaml unknown key": (lambda d: _params(d, lambda p: p["train"].update(lr_decay=1)),
@@ -144,6 +151,18 @@ def _truncated_parquet(d: Path) -> None:
     raw = (d / "inter.parquet").read_bytes()
     (d / "inter.parquet").write_bytes(raw[: len(raw) // 2])
     _params(d, lambda p: p["data"]["files"].update(interactions="raw/inter.parquet"))
+
+
+def _vector_items(d: Path, spoil) -> None:
+    """The catalogue as parquet with a 4-d `vector` column, one vector spoilt by ``spoil``."""
+    import polars as pl
+
+    items = pl.read_csv(d / "items.csv")
+    vecs = [[float(i), 1.0, 0.5, -1.0] for i in range(items.height)]
+    spoil(vecs)
+    items.with_columns(pl.Series("vector", vecs, dtype=pl.List(pl.Float64))).write_parquet(
+        d / "items.parquet")
+    _params(d, lambda p: p["data"]["files"].update(items="raw/items.parquet"))
 
 
 def _symlink_out(d: Path) -> None:
