@@ -67,9 +67,16 @@ class ImageEncoderParams(_Strict):
     max_pixels: int = Field(40_000_000, ge=1024)
 
 
+class DaskParams(_Strict):
+    shards: int = Field(0, ge=0)      # > 0: the retrain flow encodes cache misses in shards
+    address: str | None = None        # a running Dask scheduler; None: a LocalCluster
+    workers: int = Field(2, ge=1)     # LocalCluster worker processes
+
+
 class EncodeParams(_Strict):
     text: TextEncoderParams = TextEncoderParams()
     image: ImageEncoderParams = ImageEncoderParams()
+    dask: DaskParams = DaskParams()
 
 
 class BehaviourParams(_Strict):

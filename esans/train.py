@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from esans import distributed
 from esans.config import TrainParams
 from esans.data.history import Histories
 from esans.io import atomic_path
@@ -195,15 +196,27 @@ def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None]
     With ``checkpoint``, the full training state (model, optimiser, RNG, position in the epoch,
     best weights so far) is saved every ``p.checkpoint_every`` steps; a run with the same
     ``key`` (params + data) resumes from it and ends exactly where an uninterrupted run would.
+
+    Under ``torchrun`` (see ``esans.distributed``) each rank takes its slice of every global
+    batch and its own sampling RNG stream, and gradients are averaged across ranks; a last
+    global batch smaller than the world is dropped, and checkpoints are off.
     """
-    torch.manual_seed(seed)
+    world = distributed.init()
+    torch.manual_seed(seed)                   # same initial weights on every rank
     torch.set_num_threads(p.threads)
     torch.use_deterministic_algorithms(True)  # same data + params + seed -> same model
     gen = torch.Generator().manual_seed(seed)
+    order_gen = gen                           # the epoch order: shared by every rank
+    if world.active:
+        gen = torch.Generator().manual_seed(seed + 7919 * (world.rank + 1))
+        checkpoint, progress = None, progress and world.is_main
+    local_bs = max(1, p.batch_size // world.size)
     sparse = p.sparse_ids if isinstance(p.sparse_ids, bool) else data.n_items >= 100_000
     model = TwoTower(torch.from_numpy(data.content), data.n_users, p.dim, p.history_len, sparse)
     opts = optimizers(model, p, sparse)
     sampler = build_sampler(p, data)
+    if world.active and getattr(sampler, "name", "") in ("inbatch", "mixed"):
+        sampler = distributed.GlobalBatchPool(sampler, world)
     seen = SeenItems(data.train_users, data.train_items, data.n_items)
     hist = Histories(data.train_users, data.train_items, data.n_users)
     users_t = torch.from_numpy(data.train_users.astype(np.int64))
@@ -229,8 +242,8 @@ def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None]
     for epoch in range(start_epoch, p.epochs + 1):
         t0 = time.perf_counter()
         if epoch != start_epoch or perm is None:
-            perm, losses = torch.randperm(n, generator=gen), []
-        starts = range(start_step if epoch == start_epoch else 0, n, p.batch_size)
+            perm, losses = torch.randperm(n, generator=order_gen), []
+        starts = range(start_step if epoch == start_epoch else 0, n, local_bs * world.size)
         for s in tqdm(starts, desc=f"epoch {epoch}/{p.epochs}", unit="batch", leave=False,
                       disable=not progress):
             step += 1
@@ -244,7 +257,11 @@ def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None]
             if fault_step and step == fault_step:
                 os.kill(os.getpid(), signal.SIGKILL)
             ts = time.perf_counter()
-            idx = perm[s:s + p.batch_size]
+            idx = perm[s:s + local_bs * world.size]
+            if world.active:
+                if len(idx) < local_bs * world.size:
+                    continue                              # ragged last global batch
+                idx = idx[world.rank * local_bs:(world.rank + 1) * local_bs]
             u, i = users_t[idx], items_t[idx]
             h = hist.window(u, pos_t[idx], p.history_len)                   # (B, L)
             loss, info = batch_loss(model, p, sampler, seen, u, i, h, gen, heldout)
@@ -253,11 +270,12 @@ def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None]
             for o in opts:
                 o.zero_grad()
             loss.backward()
+            distributed.average_gradients(model, world)
             for o in opts:
                 o.step()
             losses.append(loss.item())
             step_times.append(time.perf_counter() - ts)
-        rec = valid_recall(model, data, hist, p.history_len)
+        rec = distributed.broadcast_float(valid_recall(model, data, hist, p.history_len), world)
         row = {"epoch": epoch, "loss": float(np.mean(losses)), "valid_recall@50": rec,
                "seconds": time.perf_counter() - t0}
         result.history.append(row)

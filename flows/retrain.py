@@ -20,6 +20,7 @@ from pathlib import Path
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
+from esans.config import load_params
 from esans.lock import workspace_lock
 from tasks.dag import downstream, stage_order
 from tasks.gate import gate, set_params, stale_stages
@@ -78,7 +79,12 @@ def retrain(project_dir: str = ".", force: bool = False, source: str | None = No
                 "run; nothing was retrained."), description="esans retrain")
             return {"up_to_date": True, "stages": runs}
         affected = downstream(stale, root / "dvc.yaml")
+        dask = load_params(root / "params.yaml").encode.dask
         for stage in order[1:]:
+            if stage == "encode" and dask.shards > 0 and (force or stage in affected):
+                from flows.encode import encode_sharded  # fills the cache on Dask first
+
+                encode_sharded(str(root))
             state = run_stage(stage, str(root), force, dvc_cache_key(root, stage, affected),
                               return_state=True)
             runs.append({"stage": stage, "ran": False, "seconds": 0.0, "cached": True}

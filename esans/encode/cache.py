@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +70,55 @@ class EmbeddingCache:
             df.write_parquet(tmp)
 
 
+@dataclass
+class Plan:
+    """What a run must encode: every item's key, the cache hits, and the rows to encode."""
+    cache: EmbeddingCache
+    keys: list[str | None]
+    hits: list[tuple[np.ndarray, str] | None]
+    todo: list[int]
+
+    @property
+    def must_encode(self) -> bool:
+        return bool(self.todo) or all(h is None for h in self.hits)
+
+
+def plan(contents: list[str | None], fp: str, cache_path: Path) -> Plan:
+    cache = EmbeddingCache(cache_path)
+    keys = item_keys(fp, contents)
+    hits = [cache.get(k) for k in keys]
+    todo = [i for i, (k, h) in enumerate(zip(keys, hits)) if k is not None and h is None]
+    return Plan(cache, keys, hits, todo)
+
+
+def shards(rows: list[int], n: int, align: int = 1) -> list[list[int]]:
+    """Split ``rows`` into at most ``n`` contiguous shards whose sizes are multiples of
+    ``align`` (the encoder's batch size, so every batch is the one a serial run makes)."""
+    if not rows:
+        return []
+    blocks = -(-len(rows) // align)
+    per = -(-blocks // max(1, n)) * align
+    return [rows[s:s + per] for s in range(0, len(rows), per)]
+
+
+def fill(pl_: Plan, n_items: int, fresh: np.ndarray | None, fresh_status: list[str]
+         ) -> tuple[np.ndarray, list[str], int]:
+    """Assemble all vectors from the hits and the freshly encoded ``todo`` rows, and save the
+    cache with exactly these entries. Returns (vectors (N, d), statuses, number encoded)."""
+    hits, todo = pl_.hits, pl_.todo
+    dim = (fresh.shape[1] if fresh is not None else
+           next((h[0].shape[0] for h in hits if h is not None), 0))
+    vectors = np.zeros((n_items, dim), np.float32)
+    statuses = ["missing"] * n_items
+    for i, h in enumerate(hits):
+        if h is not None and h[0].shape[0] == dim:
+            vectors[i], statuses[i] = h
+    for j, i in enumerate(todo):
+        vectors[i], statuses[i] = fresh[j], fresh_status[j]
+    pl_.cache.save(pl_.keys, vectors, statuses)
+    return vectors, statuses, len(todo)
+
+
 def encode_cached(contents: list[str | None], fp: str, cache_path: Path, encode_fn
                   ) -> tuple[np.ndarray, list[str], int]:
     """Vectors for all items, encoding only cache misses with ``encode_fn(rows) ->
@@ -76,20 +126,6 @@ def encode_cached(contents: list[str | None], fp: str, cache_path: Path, encode_
 
     Returns (vectors (N, d), statuses, number encoded now).
     """
-    cache = EmbeddingCache(cache_path)
-    keys = item_keys(fp, contents)
-    hits = [cache.get(k) for k in keys]
-    todo = [i for i, (k, h) in enumerate(zip(keys, hits)) if k is not None and h is None]
-    fresh, fresh_status = (encode_fn(todo) if todo or all(h is None for h in hits)
-                           else (None, []))
-    dim = (fresh.shape[1] if fresh is not None else
-           next((h[0].shape[0] for h in hits if h is not None), 0))
-    vectors = np.zeros((len(contents), dim), np.float32)
-    statuses = ["missing"] * len(contents)
-    for i, h in enumerate(hits):
-        if h is not None and h[0].shape[0] == dim:
-            vectors[i], statuses[i] = h
-    for j, i in enumerate(todo):
-        vectors[i], statuses[i] = fresh[j], fresh_status[j]
-    cache.save(keys, vectors, statuses)
-    return vectors, statuses, len(todo)
+    p = plan(contents, fp, cache_path)
+    fresh, fresh_status = encode_fn(p.todo) if p.must_encode else (None, [])
+    return fill(p, len(contents), fresh, fresh_status)

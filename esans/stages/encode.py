@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -40,11 +42,54 @@ def _provided(items: pl.DataFrame, vectors: np.ndarray, t0: float) -> dict:
     return report
 
 
+@dataclass
+class Modality:
+    """One encoder's work: per-item cache content, model fingerprint, cache file, and
+    ``encode(rows) -> (vectors, statuses)`` for any subset of rows (a shard, or all misses)."""
+    name: str
+    contents: list[str | None]
+    fingerprint: str
+    cache: Path
+    batch_size: int
+    encode: Callable[[list[int]], tuple[np.ndarray, list[str]]]
+
+
+def modalities(p: Params, items: pl.DataFrame, progress: bool = False) -> list[Modality]:
+    from esans.encode import image, text
+    from esans.encode.cache import fingerprint
+
+    # An item without text is encoded from its title (the validate stage reports how many).
+    texts = [x if x else (t or "") for t, x in zip(items["title"].to_list(),
+                                                    items["text"].to_list())]
+    tp, ip = p.encode.text, p.encode.image
+    # absolute, so a worker process anywhere on this machine finds the same files
+    image_paths = [str(Path(x).resolve()) if x else None for x in items["image_path"].to_list()]
+
+    def encode_texts(rows: list[int]):
+        v = text.encode([texts[i] for i in rows], tp.model, tp.pooling, tp.max_length,
+                        tp.batch_size, progress)
+        return v, ["ok"] * len(rows)
+
+    def encode_images(rows: list[int]):
+        v, status, _ = image.encode([image_paths[i] for i in rows], ip.model, ip.size,
+                                    ip.batch_size, ip.max_pixels, progress)
+        return v, status
+
+    return [
+        Modality("text", texts, fingerprint(tp.model, text.resolve_model(tp.model),
+                                            pooling=tp.pooling, max_length=tp.max_length),
+                 CACHE / "text.parquet", tp.batch_size, encode_texts),
+        Modality("image", items["image_sha256"].to_list(),
+                 fingerprint(ip.model, image.resolve_model(ip.model), size=ip.size,
+                             max_pixels=ip.max_pixels),
+                 CACHE / "image.parquet", ip.batch_size, encode_images),
+    ]
+
+
 def encode(p: Params, progress: bool = True) -> dict:
     import torch
 
-    from esans.encode import image, text
-    from esans.encode.cache import encode_cached, fingerprint
+    from esans.encode.cache import encode_cached
 
     t0 = time.perf_counter()
     torch.set_num_threads(p.train.threads)
@@ -52,33 +97,13 @@ def encode(p: Params, progress: bool = True) -> dict:
     provided = read_npy(paths.INGEST_VECTORS)
     if provided.shape[1] > 0:
         return _provided(items, provided, t0)
-    # An item without text is encoded from its title (the validate stage reports how many).
-    texts = [x if x else (t or "") for t, x in zip(items["title"].to_list(),
-                                                    items["text"].to_list())]
-    tp = p.encode.text
-    text_fp = fingerprint(tp.model, text.resolve_model(tp.model), pooling=tp.pooling,
-                          max_length=tp.max_length)
-
-    def encode_texts(rows: list[int]):
-        v = text.encode([texts[i] for i in rows], tp.model, tp.pooling, tp.max_length,
-                        tp.batch_size, progress)
-        return v, ["ok"] * len(rows)
-
-    tv, _, n_text = encode_cached(texts, text_fp, CACHE / "text.parquet", encode_texts)
+    text_m, image_m = modalities(p, items, progress)
+    tv, _, n_text = encode_cached(text_m.contents, text_m.fingerprint, text_m.cache,
+                                  text_m.encode)
     t_text = time.perf_counter() - t0
-
-    ip = p.encode.image
-    image_paths = items["image_path"].to_list()
-    image_fp = fingerprint(ip.model, image.resolve_model(ip.model), size=ip.size,
-                           max_pixels=ip.max_pixels)
-
-    def encode_images(rows: list[int]):
-        v, status, _ = image.encode([image_paths[i] for i in rows], ip.model, ip.size,
-                                    ip.batch_size, ip.max_pixels, progress)
-        return v, status
-
-    iv, status, n_image = encode_cached(items["image_sha256"].to_list(), image_fp,
-                                        CACHE / "image.parquet", encode_images)
+    iv, status, n_image = encode_cached(image_m.contents, image_m.fingerprint, image_m.cache,
+                                        image_m.encode)
+    tp, ip = p.encode.text, p.encode.image
     with atomic_dir(paths.ENCODE) as out:
         np.save(out / "text.npy", tv)
         np.save(out / "image.npy", iv)

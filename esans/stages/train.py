@@ -54,12 +54,21 @@ def run_key(p: Params, data) -> str:
 def train(p: Params) -> dict:
     import torch
 
+    from esans import distributed
     from esans.train import train as fit
 
     t0 = time.perf_counter()
+    world = distributed.init()       # torchrun --nproc_per_node N: data-parallel ranks
     data = _train_data(p)
-    res = fit(p.train, data, p.seed, log=log.info, checkpoint=CHECKPOINT, key=run_key(p, data),
+    res = fit(p.train, data, p.seed, log=log.info if world.is_main else lambda s: None,
+              checkpoint=CHECKPOINT, key=run_key(p, data),
               progress=log.isEnabledFor(logging.INFO))  # a bar with ETA unless --quiet
+    report = {"sampler": p.train.sampler, "edis": p.train.sampler == "esans" or p.train.edis,
+              "epochs_run": len(res.history), "best_epoch": res.best_epoch,
+              "best_valid_recall@50": res.best_valid_recall50,
+              "mean_step_ms": round(1000 * res.mean_step_s, 3), "world_size": world.size}
+    if not world.is_main:            # every rank holds the same weights; rank 0 writes
+        return report
     with atomic_dir(paths.MODELS) as out:
         torch.save(res.model.state_dict(), out / "model.pt")
         write_json({"n_users": data.n_users, "n_items": data.n_items,
@@ -68,10 +77,6 @@ def train(p: Params) -> dict:
                     "best_epoch": res.best_epoch}, out / "meta.json")
     with atomic_path(paths.REPORTS / "train_history.csv") as tmp:
         pl.DataFrame(res.history).write_csv(tmp)
-    report = {"sampler": p.train.sampler, "edis": p.train.sampler == "esans" or p.train.edis,
-              "epochs_run": len(res.history), "best_epoch": res.best_epoch,
-              "best_valid_recall@50": res.best_valid_recall50,
-              "mean_step_ms": round(1000 * res.mean_step_s, 3)}
     write_json(timed(report, t0), paths.report("train"))
     return report
 
