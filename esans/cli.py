@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -37,9 +38,11 @@ def _run(stage: str, params: Path, verbose: bool, quiet: bool) -> None:
     from esans.lock import workspace_lock
 
     p = load_params(params)
-    with workspace_lock(Path(".dvc/tmp/esans-stage.lock"), what="stage"):
+    main_rank = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 holds the lock
+    with (workspace_lock(Path(".dvc/tmp/esans-stage.lock"), what="stage") if main_rank
+          else contextlib.nullcontext()):
         result = stages.get(stage)(p)
-    if not quiet:
+    if not quiet and main_rank:
         typer.echo(json.dumps({k: v for k, v in result.items() if k != "results"}, indent=1,
                               default=str))
 
