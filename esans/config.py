@@ -132,6 +132,15 @@ class TrainParams(_Strict):
     sparse_ids: bool | Literal["auto"] = "auto"
 
 
+class IndexParams(_Strict):
+    # The serving index for `esans recommend/similar`: exact inner product, or IVF-Flat for
+    # large catalogues (its recall@200 against exact search is reported). Evaluation always
+    # uses the exact index.
+    serving: Literal["flat", "ivf"] = "flat"
+    nlist: int = Field(4096, ge=1)    # ivf lists (capped at items / 39)
+    nprobe: int = Field(32, ge=1)     # ivf lists probed per query
+
+
 class EvaluateParams(_Strict):
     ks: list[int] = [20, 50, 100, 200]
     batch_users: int = Field(1024, ge=1)
@@ -155,6 +164,7 @@ class Params(_Strict):
     fuse: FuseParams = FuseParams()
     cluster: ClusterParams = ClusterParams()
     train: TrainParams = TrainParams()
+    index: IndexParams = IndexParams()
     evaluate: EvaluateParams = EvaluateParams()
     promote: PromoteParams = PromoteParams()
 

@@ -36,7 +36,8 @@ class Workspace:
     def index(self):
         import faiss
 
-        path = paths.INDEX / "items.faiss"
+        path = paths.INDEX / "serving.faiss"        # the IVF one, when index.serving: ivf
+        path = path if path.exists() else paths.INDEX / "items.faiss"
         if not path.exists():
             raise EsansError("file not found (run `dvc repro` first)", path=path)
         return faiss.read_index(str(path))
@@ -87,7 +88,7 @@ class Workspace:
     def similar(self, item_id: str, k: int = 10) -> list[dict]:
         i = self.item_idx(item_id)
         scores, ids = self.index.search(self.item_vectors[i:i + 1], k + 1)
-        keep = ids[0] != i
+        keep = (ids[0] != i) & (ids[0] >= 0)     # an IVF probe may return fewer than k
         return self._rows(ids[0][keep][:k], scores[0][keep][:k])
 
     def negatives(self, item_id: str, m_c: int, m_o: int, temperature: float, lam: float,
