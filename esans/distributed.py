@@ -1,6 +1,9 @@
-"""Data-parallel training under ``torchrun`` (gloo on CPU, NCCL on GPUs).
+"""Data-parallel training under ``torchrun``.
 
     torchrun --nproc_per_node 2 "$(which esans)" train
+
+The backend is gloo: the training loop runs on CPU tensors, and NCCL only reduces CUDA ones.
+``ESANS_DIST_BACKEND=nccl`` is for a loop that has been moved to GPUs.
 
 Each rank trains on its own slice of every global batch (the global batch size and the
 number of optimiser steps equal the single-process run's), draws negatives from its own RNG
@@ -41,8 +44,7 @@ def init() -> World:
     if size <= 1 or not dist.is_available():
         return World()
     if not dist.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        dist.init_process_group(backend=backend)
+        dist.init_process_group(backend=os.environ.get("ESANS_DIST_BACKEND", "gloo"))
     return World(dist.get_rank(), dist.get_world_size())
 
 
