@@ -130,6 +130,9 @@ class TrainParams(_Strict):
     # Id embeddings with sparse gradients and a lazy (row-wise) Adam: a step costs what the
     # batch touches, not the table size. "auto": on from 100k items.
     sparse_ids: bool | Literal["auto"] = "auto"
+    # Early stopping scores this many sampled validation users (0: all) against the full
+    # catalogue each epoch; at millions of items all of them is minutes per epoch.
+    valid_users: int = Field(0, ge=0)
 
 
 class IndexParams(_Strict):

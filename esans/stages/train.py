@@ -29,6 +29,11 @@ def _train_data(p: Params):
         a = read_parquet(paths.CLUSTER / "assignments.parquet")
         kw = {"l1": a["l1"].to_numpy(), "l2": a["l2"].to_numpy(),
               "centroids1": read_npy(paths.CLUSTER / "centroids1.npy")}
+    vu = valid["user_idx"].to_numpy()
+    users = np.unique(vu)
+    if 0 < p.train.valid_users < len(users):  # a fixed sample: same users every epoch
+        keep = np.random.default_rng(p.seed).choice(users, p.train.valid_users, replace=False)
+        valid = valid.filter(pl.Series(np.isin(vu, keep)))
     return TrainData(
         n_users=split_table("users").height, n_items=split_table("items").height,
         train_users=train["user_idx"].to_numpy(), train_items=train["item_idx"].to_numpy(),
