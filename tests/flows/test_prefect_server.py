@@ -88,11 +88,12 @@ def test_deployment_run_on_a_real_server(tiny_project, tmp_path):
                     artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["esans-retrain"])))
                 return runs, arts
 
-        os.environ["PREFECT_API_URL"] = api
-        try:
+        # Settings are read once per process: an earlier test in this session may have fixed
+        # them, so point the client at this server explicitly.
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        with temporary_settings(updates={PREFECT_API_URL: api}):
             runs, arts = asyncio.run(inspect())
-        finally:
-            os.environ.pop("PREFECT_API_URL")
         assert [r.state.type.value for r in runs] == ["COMPLETED"]
         assert arts and "Recall@50" in arts[0].data and "promoted" in arts[0].data
         assert (tiny_project / "models/current/model/model.pt").exists()
