@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -35,22 +34,18 @@ def main() -> None:
     a = ap.parse_args()
     import samplers
 
-    samplers.prepare(a.work, (ROOT / "../shared/datasets/ml100k-multimodal").resolve())
-    os.chdir(a.work)
+    samplers.enter(a.work)
     import polars as pl
 
     from esans.cluster.msac import msac
     from esans.cluster.quality import nmi, purity
     from esans.config import load_params
     from esans.encode.fuse import align, fuse
-    from esans.io import read_npy
+    from esans.stages.fuse import modality_inputs
 
     p = load_params("params.yaml")
-    status = pl.read_parquet("data/encode/status.parquet")
-    feats = {"text": read_npy("data/encode/text.npy"), "image": read_npy("data/encode/image.npy"),
-             "behaviour": read_npy("data/behaviour/vectors.npy")}
-    masks = {"text": np.ones(len(status), bool), "image": status["has_image"].to_numpy(),
-             "behaviour": read_npy("data/behaviour/has.npy")}
+    feats, masks = modality_inputs()
+    status = pl.read_parquet("data/encode/status.parquet")                # item ids
     labels = pl.read_parquet("data/ingest/items.parquet")["label"].fill_null("?").to_numpy()
     keep = ["data/fuse/items.npy", "data/cluster/assignments.parquet",
             "data/cluster/centroids1.npy"]

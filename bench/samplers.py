@@ -43,6 +43,15 @@ CONFIGS: dict[str, dict] = {
 KS = [20, 50, 100, 200]
 
 
+DATASET = (ROOT / "../shared/datasets/ml100k-multimodal").resolve()
+
+
+def enter(work: Path) -> None:
+    """Prepare the ml100k workspace (once) and make it the working directory."""
+    prepare(work, DATASET)
+    os.chdir(work)
+
+
 def prepare(work: Path, dataset: Path) -> None:
     """A project copy whose stages up to `cluster` ran on ml100k-multimodal."""
     import yaml
@@ -184,7 +193,7 @@ def plot(summary: dict, ease: dict, path: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dataset", type=Path,
-                    default=(ROOT / "../shared/datasets/ml100k-multimodal").resolve())
+                    default=DATASET)
     ap.add_argument("--work", type=Path, default=ROOT / "bench/.work/ml100k")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--only", nargs="*", help="sampler config names (substring match)")

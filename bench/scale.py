@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 
 class RSS:
@@ -76,6 +76,7 @@ def main() -> None:
     import faiss
     import polars as pl
     import torch
+    from timing import alternating_step_times
 
     from esans import ann
     from esans.cluster.msac import msac
@@ -85,10 +86,8 @@ def main() -> None:
     from esans.data.synthetic_scale import ScaleParams, generate, read_item_vectors
     from esans.evaluate import rank_with_index
     from esans.metrics import recall_ndcg
-    from esans.model.towers import TwoTower
     from esans.rank import user_vectors
-    from esans.sampling.base import SeenItems
-    from esans.train import TrainData, batch_loss, build_sampler, optimizers, train
+    from esans.train import TrainData, train
 
     base = load_params(ROOT / "params.yaml")
     tp = base.train
@@ -152,37 +151,13 @@ def main() -> None:
                                       "n_negatives": tp.m_c + tp.m_o, "epochs": 1})
 
     with stage("train_rate") as row:
-        seen = SeenItems(train_u, train_i, n_items)
-        hist = Histories(train_u, train_i, n_users)
-        arms = {}
-        for name, p in (("uniform", uniform_p), ("esans", esans_p)):
-            torch.manual_seed(0)
-            model = TwoTower(torch.from_numpy(vecs), n_users, p.dim, p.history_len, True)
-            arms[name] = (p, model, optimizers(model, p, True), build_sampler(p, data),
-                          torch.Generator().manual_seed(0))
-        times: dict[str, list[float]] = {n: [] for n in arms}
-        g = torch.Generator().manual_seed(1)
-        users_t, items_t, pos_t = (torch.from_numpy(x) for x in (train_u, train_i, train_p))
-        for step in range(a.rate_steps + 5):
-            idx = torch.randint(len(users_t), (tp.batch_size,), generator=g)
-            u, i = users_t[idx], items_t[idx]
-            h = hist.window(u, pos_t[idx], tp.history_len)
-            for name in (list(arms) if step % 2 == 0 else list(arms)[::-1]):
-                p, model, opts, sampler, gen = arms[name]
-                t0 = time.perf_counter()
-                loss, _ = batch_loss(model, p, sampler, seen, u, i, h, gen)
-                for o in opts:
-                    o.zero_grad()
-                loss.backward()
-                for o in opts:
-                    o.step()
-                if step >= 5:
-                    times[name].append(time.perf_counter() - t0)
+        timed = alternating_step_times({"uniform": uniform_p, "esans": esans_p}, data,
+                                       a.rate_steps, warmup=5, sparse_ids=True)
+        times = {n: t["step_s"] for n, t in timed.items()}
         eps = {n: tp.batch_size / float(np.median(t)) for n, t in times.items()}
         row.update(batch_size=tp.batch_size, steps=a.rate_steps,
                    events_per_s={n: round(v) for n, v in eps.items()},
                    ratio_esans_to_uniform=round(eps["esans"] / eps["uniform"], 3))
-        del arms, seen, hist
 
     with stage("train_epoch") as row:
         res = train(esans_p, data, seed=base.seed, log=lambda s: print(s, flush=True),

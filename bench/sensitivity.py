@@ -30,7 +30,7 @@ def main() -> None:
     import samplers
 
     work = ROOT / "bench/.work/ml100k"
-    samplers.prepare(work, (ROOT / "../shared/datasets/ml100k-multimodal").resolve())
+    samplers.prepare(work, samplers.DATASET)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
 
     def sh(*cmd: str) -> str:

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -31,16 +29,12 @@ def main() -> None:
     a = ap.parse_args()
     import samplers
 
-    samplers.prepare(a.work, (ROOT / "../shared/datasets/ml100k-multimodal").resolve())
-    os.chdir(a.work)
+    samplers.enter(a.work)
     import torch
+    from timing import alternating_step_times
 
     from esans.config import load_params
-    from esans.data.history import Histories
-    from esans.model.towers import TwoTower
-    from esans.sampling.base import SeenItems
     from esans.stages.train import _train_data
-    from esans.train import batch_loss, build_sampler
 
     p = load_params("params.yaml")
     base = p.train.model_copy(update={"sampler": "esans"})
@@ -50,34 +44,9 @@ def main() -> None:
                                                "n_negatives": base.m_c + base.m_o}),
             "msac (no EDIS)": base.model_copy(update={"sampler": "msac", "edis": False}),
             "esans": base}
-    seen = SeenItems(data.train_users, data.train_items, data.n_items)
-    hist = Histories(data.train_users, data.train_items, data.n_users)
-    setup = {}
-    for name, tp in arms.items():
-        torch.manual_seed(0)
-        model = TwoTower(torch.from_numpy(data.content), data.n_users, tp.dim, tp.history_len)
-        setup[name] = (tp, model, torch.optim.Adam(model.parameters(), lr=tp.lr),
-                       build_sampler(tp, data), torch.Generator().manual_seed(0))
-    times = {n: [] for n in arms}
-    sample = {n: [] for n in arms}
-    g = torch.Generator().manual_seed(1)
-    users = torch.from_numpy(data.train_users.astype(np.int64))
-    items = torch.from_numpy(data.train_items.astype(np.int64))
-    pos = torch.from_numpy(data.train_pos.astype(np.int64))
-    for step in range(a.steps + 10):
-        idx = torch.randint(len(users), (base.batch_size,), generator=g)
-        u, i = users[idx], items[idx]
-        h = hist.window(u, pos[idx], base.history_len)
-        for name in (list(arms) if step % 2 == 0 else list(arms)[::-1]):
-            tp, model, opt, sampler, gen = setup[name]
-            t0 = time.perf_counter()
-            loss, info = batch_loss(model, tp, sampler, seen, u, i, h, gen)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            if step >= 10:  # warm-up
-                times[name].append(time.perf_counter() - t0)
-                sample[name].append(info["sample_s"])
+    timed = alternating_step_times(arms, data, a.steps, warmup=10)
+    times = {n: t["step_s"] for n, t in timed.items()}
+    sample = {n: t["sample_s"] for n, t in timed.items()}
     med = {n: float(np.median(t)) * 1000 for n, t in times.items()}
     result = {"steps": a.steps, "batch_size": base.batch_size, "real_negatives": 7,
               "virtual_negatives": (base.m_o + 2) * (base.m_o - 1) // 2,

@@ -172,6 +172,17 @@ def optimizers(model: TwoTower, p: TrainParams, sparse: bool) -> list[torch.opti
             torch.optim.SparseAdam(ids, lr=p.lr)]
 
 
+def optimiser_step(loss: torch.Tensor, opts: list[torch.optim.Optimizer], model: TwoTower,
+                   world: distributed.World = distributed.World()) -> None:
+    """Backward, average the gradients across ranks (nothing in one process), step."""
+    for o in opts:
+        o.zero_grad()
+    loss.backward()
+    distributed.average_gradients(model, world)
+    for o in opts:
+        o.step()
+
+
 def _save_checkpoint(path, state: dict) -> None:
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
@@ -249,8 +260,8 @@ def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None]
             step += 1
             if checkpoint is not None and step % p.checkpoint_every == 0:
                 _save_checkpoint(checkpoint, {
-                    "key": key, "model": model.state_dict(), "opt": [o.state_dict() for o in opts],
-                    "gen": gen.get_state(), "epoch": epoch, "next": s, "perm": perm,
+                    "key": key, "model": model.state_dict(),
+                    "opt": [o.state_dict() for o in opts], "gen": gen.get_state(), "epoch": epoch, "next": s, "perm": perm,
                     "losses": losses, "best": best, "bad_epochs": bad_epochs,
                     "best_state": best_state, "history": result.history,
                     "best_epoch": result.best_epoch, "fn": [fn_hits, fn_total]})
@@ -267,12 +278,7 @@ def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None]
             loss, info = batch_loss(model, p, sampler, seen, u, i, h, gen, heldout)
             sample_times.append(info["sample_s"])
             fn_hits, fn_total = fn_hits + info["fn_hits"], fn_total + info["n_neg"]
-            for o in opts:
-                o.zero_grad()
-            loss.backward()
-            distributed.average_gradients(model, world)
-            for o in opts:
-                o.step()
+            optimiser_step(loss, opts, model, world)
             losses.append(loss.item())
             step_times.append(time.perf_counter() - ts)
         rec = distributed.broadcast_float(valid_recall(model, data, hist, p.history_len), world)

@@ -24,7 +24,7 @@ from esans.config import load_params
 from esans.lock import workspace_lock
 from tasks.dag import downstream, stage_order
 from tasks.gate import gate, set_params, stale_stages
-from tasks.stages import dvc_cache_key, run_stage
+from tasks.stages import dvc_cache_keys, run_stage
 
 
 class ModelRejected(RuntimeError):
@@ -80,13 +80,13 @@ def retrain(project_dir: str = ".", force: bool = False, source: str | None = No
             return {"up_to_date": True, "stages": runs}
         affected = downstream(stale, root / "dvc.yaml")
         dask = load_params(root / "params.yaml").encode.dask
+        keys = dvc_cache_keys(root, affected)
         for stage in order[1:]:
             if stage == "encode" and dask.shards > 0 and (force or stage in affected):
                 from flows.encode import encode_sharded  # fills the cache on Dask first
 
                 encode_sharded(str(root))
-            state = run_stage(stage, str(root), force, dvc_cache_key(root, stage, affected),
-                              return_state=True)
+            state = run_stage(stage, str(root), force, keys[stage], return_state=True)
             runs.append({"stage": stage, "ran": False, "seconds": 0.0, "cached": True}
                         if state.name == "Cached" else state.result())
         metrics = json.loads((root / "metrics.json").read_text())

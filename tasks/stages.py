@@ -34,19 +34,40 @@ def _dvc() -> str:
     return str(local) if local.exists() else (shutil.which("dvc") or "dvc")
 
 
-def dvc_cache_key(project_dir: str | Path, stage: str, affected: set[str]) -> str | None:
-    """The stage's ``dvc.lock`` entry, hashed; None when it is (or may become) stale, is
-    always-changed, or has never run."""
+def dvc(project_dir: str | Path, *args: str) -> subprocess.CompletedProcess:
+    """Run ``dvc <args>`` in the project with this environment's tools first on PATH; output
+    captured, exit status not checked."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}"
+           f"{os.environ.get('PATH', '')}"}
+    return subprocess.run([_dvc(), *args], cwd=project_dir, env=env, capture_output=True,
+                          text=True, check=False)
+
+
+def failure_reason(proc: subprocess.CompletedProcess) -> str:
+    """The line that says why: the stage's own ``esans: error:`` line, else the last one."""
+    lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip()]
+    return next((ln for ln in reversed(lines) if "esans: error:" in ln),
+                lines[-1] if lines else f"exit {proc.returncode}")
+
+
+def dvc_cache_keys(project_dir: str | Path, affected: set[str]) -> dict[str, str | None]:
+    """Each stage's ``dvc.lock`` entry, hashed; None for a stage that is (or may become)
+    stale, is always-changed, or has never run. Entries of unaffected stages do not change
+    while the flow runs, so one read serves the whole run."""
     root = Path(project_dir)
-    if stage in affected or not (root / "dvc.lock").exists():
-        return None
-    if yaml.safe_load((root / "dvc.yaml").read_text())["stages"][stage].get("always_changed"):
-        return None
-    entry = (yaml.safe_load((root / "dvc.lock").read_text()) or {}).get("stages", {}).get(stage)
-    if entry is None:
-        return None
-    blob = json.dumps({"stage": stage, "lock": entry}, sort_keys=True, default=str)
-    return "esans-dvc-" + hashlib.sha256(blob.encode()).hexdigest()
+    stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
+    lock_file = root / "dvc.lock"
+    lock = ((yaml.safe_load(lock_file.read_text()) or {}).get("stages", {})
+            if lock_file.exists() else {})
+    keys: dict[str, str | None] = {}
+    for stage, spec in stages.items():
+        entry = lock.get(stage)
+        if stage in affected or spec.get("always_changed") or entry is None:
+            keys[stage] = None
+            continue
+        blob = json.dumps({"stage": stage, "lock": entry}, sort_keys=True, default=str)
+        keys[stage] = "esans-dvc-" + hashlib.sha256(blob.encode()).hexdigest()
+    return keys
 
 
 def _cache_key(context: TaskRunContext, parameters: dict) -> str | None:
@@ -58,22 +79,15 @@ def _cache_key(context: TaskRunContext, parameters: dict) -> str | None:
 def run_stage(stage: str, project_dir: str = ".", force: bool = False,
               cache_key: str | None = None) -> dict:
     """Run one DVC stage; return whether it ran and how long it took. ``cache_key`` (from
-    :func:`dvc_cache_key`) lets Prefect skip the call when the stage is known up to date."""
+    :func:`dvc_cache_keys`) lets Prefect skip the call when the stage is known up to date."""
     logger = get_run_logger()
-    cmd = [_dvc(), "repro", "--single-item", stage] + (["--force"] if force else [])
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}"
-           f"{os.environ.get('PATH', '')}"}
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=project_dir, env=env, capture_output=True, text=True,
-                          check=False)
+    proc = dvc(project_dir, "repro", "--single-item", stage, *(["--force"] if force else []))
     seconds = round(time.perf_counter() - t0, 2)
     out = proc.stdout + proc.stderr
     if proc.returncode != 0:
-        lines = [ln for ln in out.splitlines() if ln.strip()]
-        reason = next((ln for ln in reversed(lines) if "esans: error:" in ln),
-                      lines[-1] if lines else f"exit {proc.returncode}")
         logger.error("stage %s failed after %.1fs:\n%s", stage, seconds, out[-4000:])
-        raise StageFailed(f"stage {stage!r} failed: {reason}")
+        raise StageFailed(f"stage {stage!r} failed: {failure_reason(proc)}")
     ran = "didn't change, skipping" not in out
     logger.info("stage %s %s in %.1fs", stage, "ran" if ran else "up to date", seconds)
     return {"stage": stage, "ran": ran, "seconds": seconds}

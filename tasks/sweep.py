@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from prefect import get_run_logger, task
 
-from tasks.stages import _dvc
+from tasks.stages import dvc, failure_reason
 
 
 def settings_grid(grid: dict[str, list]) -> list[dict[str, object]]:
@@ -48,13 +45,9 @@ def _collect(node, out: dict) -> None:
 
 
 def _sh(project_dir: str | Path, *args: str) -> str:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}"
-           f"{os.environ.get('PATH', '')}"}
-    proc = subprocess.run([_dvc(), *args], cwd=project_dir, env=env, capture_output=True,
-                          text=True, check=False)
+    proc = dvc(project_dir, *args)
     if proc.returncode != 0:
-        lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip()]
-        raise RuntimeError(f"dvc {' '.join(args)} failed: {lines[-1] if lines else ''}")
+        raise RuntimeError(f"dvc {' '.join(args)} failed: {failure_reason(proc)}")
     return proc.stdout
 
 

@@ -29,21 +29,16 @@ def read_table(path: Path, columns: dict[str, list[str]]) -> pl.DataFrame:
     """Read CSV or parquet with every column as text-or-number, check the column set."""
     parts = (sorted(path.glob("*.parquet")) if path.is_dir() else
              sorted(path.parent.glob(path.name)) if any(c in path.name for c in "*?[") else None)
-    if parts is not None:
-        if not parts:
-            raise EsansError("no parquet parts found", path=path)
-        try:
-            df = pl.read_parquet(parts)
-        except Exception as exc:
-            raise EsansError(f"cannot read: {type(exc).__name__}: {exc}".split("\n")[0],
-                             path=path) from None
-        return _check_columns(df, path, columns)
-    if not path.exists():
+    if parts is not None and not parts:
+        raise EsansError("no parquet parts found", path=path)
+    if parts is None and not path.exists():
         raise EsansError("file not found", path=path)
-    if path.stat().st_size == 0:
+    if parts is None and path.stat().st_size == 0:
         raise EsansError("file is empty", path=path, rule="non-empty")
     try:
-        if path.suffix.lower() in {".parquet", ".pq"}:
+        if parts is not None:
+            df = pl.read_parquet(parts)
+        elif path.suffix.lower() in {".parquet", ".pq"}:
             df = pl.read_parquet(path)
         elif path.suffix.lower() in {".csv", ".tsv"}:
             raw = path.read_bytes()
@@ -62,10 +57,6 @@ def read_table(path: Path, columns: dict[str, list[str]]) -> pl.DataFrame:
     except Exception as exc:  # polars/arrow raise many types for corrupt input
         raise EsansError(f"cannot read: {type(exc).__name__}: {exc}".split("\n")[0],
                          path=path) from None
-    return _check_columns(df, path, columns)
-
-
-def _check_columns(df: pl.DataFrame, path: Path, columns: dict[str, list[str]]) -> pl.DataFrame:
     missing = [c for c in columns["required"] if c not in df.columns]
     if missing:
         raise EsansError(f"missing required column(s) {missing}; found {df.columns}", path=path,

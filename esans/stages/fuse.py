@@ -16,14 +16,10 @@ from esans.stages.common import timed
 log = logging.getLogger("esans")
 
 
-def fuse(p: Params) -> dict:
-    import torch
-
-    from esans.encode.fuse import align
-    from esans.encode.fuse import fuse as fuse_vectors
-
-    t0 = time.perf_counter()
-    torch.set_num_threads(p.train.threads)
+def modality_inputs() -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Every modality's item vectors and which items have it, from the encode and behaviour
+    stages' outputs (a modality with no dimensions, e.g. text when vectors were provided, is
+    left out)."""
     status = read_parquet(paths.ENCODE / "status.parquet")
     feats = {"text": read_npy(paths.ENCODE / "text.npy"),
              "image": read_npy(paths.ENCODE / "image.npy"),
@@ -34,8 +30,20 @@ def fuse(p: Params) -> dict:
     if (paths.ENCODE / "provided.npy").exists():  # the items' own vectors (files source)
         feats["provided"] = read_npy(paths.ENCODE / "provided.npy")
         masks["provided"] = np.ones(len(status), bool)
-    feats = {m: v for m, v in feats.items()
-             if p.fuse.weights.get(m, 0) > 0 and v.shape[1] > 0}
+    keep = [m for m, v in feats.items() if v.shape[1] > 0]
+    return {m: feats[m] for m in keep}, {m: masks[m] for m in keep}
+
+
+def fuse(p: Params) -> dict:
+    import torch
+
+    from esans.encode.fuse import align
+    from esans.encode.fuse import fuse as fuse_vectors
+
+    t0 = time.perf_counter()
+    torch.set_num_threads(p.train.threads)
+    feats, masks = modality_inputs()
+    feats = {m: v for m, v in feats.items() if p.fuse.weights.get(m, 0) > 0}
     masks = {m: masks[m] for m in feats}
     proj, losses = align(feats, masks, p.fuse.dim, p.fuse.epochs, p.fuse.lr,
                          p.fuse.temperature, p.seed)

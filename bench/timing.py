@@ -1,0 +1,53 @@
+"""Train-step timing of several training configurations side by side, in one process.
+
+Each arm gets its own model (same initial weights), optimisers, sampler and RNG; every step
+draws one batch and runs it through every arm, alternating the arms' order, so machine noise
+hits all of them alike. Used by step_time.py (ml100k) and scale.py (1M items).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from esans.config import TrainParams
+from esans.data.history import Histories
+from esans.model.towers import TwoTower
+from esans.sampling.base import SeenItems
+from esans.train import TrainData, batch_loss, build_sampler, optimiser_step, optimizers
+
+
+def alternating_step_times(arms: dict[str, TrainParams], data: TrainData, steps: int,
+                           warmup: int, sparse_ids: bool = False
+                           ) -> dict[str, dict[str, list[float]]]:
+    """{arm: {"step_s": [...], "sample_s": [...]}} over ``steps`` timed steps after
+    ``warmup`` untimed ones; batch size and history length from the first arm."""
+    seen = SeenItems(data.train_users, data.train_items, data.n_items)
+    hist = Histories(data.train_users, data.train_items, data.n_users)
+    setup = {}
+    for name, tp in arms.items():
+        torch.manual_seed(0)
+        model = TwoTower(torch.from_numpy(data.content), data.n_users, tp.dim, tp.history_len,
+                         sparse_ids)
+        setup[name] = (tp, model, optimizers(model, tp, sparse_ids), build_sampler(tp, data),
+                       torch.Generator().manual_seed(0))
+    first = next(iter(arms.values()))
+    out = {n: {"step_s": [], "sample_s": []} for n in arms}
+    g = torch.Generator().manual_seed(1)
+    users, items, pos = (torch.from_numpy(np.asarray(x, np.int64))
+                         for x in (data.train_users, data.train_items, data.train_pos))
+    for step in range(steps + warmup):
+        idx = torch.randint(len(users), (first.batch_size,), generator=g)
+        u, i = users[idx], items[idx]
+        h = hist.window(u, pos[idx], first.history_len)
+        for name in (list(arms) if step % 2 == 0 else list(arms)[::-1]):
+            tp, model, opts, sampler, gen = setup[name]
+            t0 = time.perf_counter()
+            loss, info = batch_loss(model, tp, sampler, seen, u, i, h, gen)
+            optimiser_step(loss, opts, model)
+            if step >= warmup:
+                out[name]["step_s"].append(time.perf_counter() - t0)
+                out[name]["sample_s"].append(info["sample_s"])
+    return out
