@@ -124,6 +124,19 @@ class TrainParams(_Strict):
     pool_size: int = Field(32, ge=1)
     mns_uniform: int = Field(512, ge=1)
     edis_lambda: float = Field(0.1, ge=-1, le=1)
+    # EDIS mixes the last ``edis_sources`` real negatives (0: the m_o easy ones, the paper).
+    edis_sources: int = Field(0, ge=0)
+    # log q of a virtual negative: "sources" = the convex mean of its sources' log q (the
+    # paper's implicit choice: the V virtual ones together weigh V / sources times the
+    # sources); "count" = that + log(V / sources), so the virtual block weighs as much as
+    # the real negatives it was mixed from.
+    edis_logq: Literal["sources", "count"] = "sources"
+    # Hardness weighting: a hard negative's term in the partition sum counts this many
+    # times (its logit + log w after logQ). 1 = the consistent sampled softmax.
+    hard_weight: float = Field(1.0, gt=0)
+    # "mixed": a shared in-batch + ``mns_uniform`` uniform pool under every row's own
+    # negatives (industrial practice: hard negatives *added* to a large corrected pool).
+    pool: Literal["none", "mixed"] = "none"
     easy_temperature: float = Field(1.0, gt=0)
     threads: int = Field(2, ge=1)
     checkpoint_every: int = Field(50, ge=1)  # steps between crash-resume checkpoints
@@ -177,6 +190,13 @@ class Params(_Strict):
     def _check(self) -> "Params":
         if max(self.evaluate.ks) > 200:
             raise ValueError("evaluate.ks: the top-N lists hold 200 items; K must be <= 200")
+        t = self.train
+        if t.pool != "none" and t.sampler not in ("uniform", "popularity", "msac", "esans"):
+            raise ValueError(f"train.pool: {t.pool} needs a sampler with a tractable log q "
+                             f"(uniform, popularity, msac, esans), not {t.sampler}")
+        if t.hard_weight != 1.0 and t.sampler not in ("msac", "esans"):
+            raise ValueError(f"train.hard_weight: only msac/esans draw hard negatives, "
+                             f"not {t.sampler}")
         return self
 
 

@@ -116,14 +116,25 @@ def valid_recall(model: TwoTower, data: TrainData, train_hist: Histories,
     return recall_ndcg(top, truth, [k])[f"recall@{k}"]
 
 
+def build_pool(p: TrainParams, data: TrainData) -> MixedSampler | None:
+    """The shared in-batch + uniform pool that ``train.pool: mixed`` adds under every row's
+    own negatives (None otherwise)."""
+    if p.pool != "mixed":
+        return None
+    return MixedSampler(np.bincount(data.train_items, minlength=data.n_items), p.mns_uniform)
+
+
 def batch_loss(model: TwoTower, p: TrainParams, sampler: Sampler | None, seen: SeenItems,
                u: torch.Tensor, i: torch.Tensor, h: torch.Tensor, gen: torch.Generator,
-               heldout: SeenItems | None = None) -> tuple[torch.Tensor, dict]:
+               heldout: SeenItems | None = None, pool: MixedSampler | None = None
+               ) -> tuple[torch.Tensor, dict]:
     """The loss of one batch: users ``u`` (B,), positives ``i`` (B,), histories ``h`` (B, L).
 
     Real negatives from ``sampler`` (None: full softmax); hard selection for samplers that
-    have ``select``; EDIS virtual negatives when ``uses_edis(p)``. Negatives equal to the
-    positive or in the user's train items are masked out of the softmax.
+    have ``select``; EDIS virtual negatives when ``uses_edis(p)``; a shared mixed ``pool``
+    added under them (logQ then uses both proposals' expected counts). Hard negatives' logits
+    gain log(p.hard_weight). Negatives equal to the positive or in the user's train items are
+    masked out of the softmax.
     """
     info = {"sample_s": 0.0, "fn_hits": 0, "n_neg": 0}
     if sampler is None:
@@ -132,32 +143,53 @@ def batch_loss(model: TwoTower, p: TrainParams, sampler: Sampler | None, seen: S
         return full_softmax(uv, allv, i, p.temperature), info
     t0 = time.perf_counter()
     neg = sampler.sample(u, i, gen)                                         # ids (B, m)
+    shared = pool.sample(u, i, gen) if pool is not None else None           # ids (B, P)
     info["sample_s"] = time.perf_counter() - t0
     if heldout is not None:  # diagnostics only: how many negatives are future positives
         info["fn_hits"], info["n_neg"] = int(heldout.contains(u, neg.ids).sum()), neg.ids.numel()
     b, m = neg.ids.shape
     cand = neg.ids[0] if neg.shared else neg.ids.reshape(-1)                # shared: (m,)
-    uniq, inv = torch.unique(torch.cat([i, cand, h.clamp(min=0).reshape(-1)]),
+    extra = shared.ids[0] if shared is not None else cand[:0]               # (P,)
+    uniq, inv = torch.unique(torch.cat([i, cand, extra, h.clamp(min=0).reshape(-1)]),
                              return_inverse=True)
     vecs = model.items(uniq).index_select(0, inv)                           # item tower once
     iv, nv = vecs[:b], vecs[b:b + len(cand)]                                # (B, d)
     nv = nv if neg.shared else nv.view(b, m, -1)                            # (m, d) | (B, m, d)
-    uv = model.users(u, h, vecs[b + len(cand):].view(b, h.shape[1], -1))   # (B, d)
+    pv = vecs[b + len(cand):b + len(cand) + len(extra)]                     # (P, d)
+    uv = model.users(u, h, vecs[b + len(cand) + len(extra):].view(b, h.shape[1], -1))  # (B, d)
     hit = (neg.ids == i.unsqueeze(1)) | seen.contains(u, neg.ids)           # (B, m)
     log_q = neg.log_q
+    bonus = (neg.hard.float() * float(np.log(p.hard_weight))
+             if neg.hard is not None and p.hard_weight != 1.0 else None)    # (B, m)
     select = getattr(sampler, "select", None)
     if select is not None:                                                  # dns, mixgcf
         nv, log_q, hit = select(uv, iv, nv, log_q, hit, gen)
     neg_score = scores(uv, nv)                                              # (B, m)
+    n_real = neg_score.shape[1]
     if uses_edis(p):
-        src = min(p.m_o, neg_score.shape[1])                                # the m_o sources
+        src = min(p.edis_sources or p.m_o, neg_score.shape[1])              # the sources
         sources = nv[-src:].expand(b, -1, -1) if neg.shared else nv[:, -src:]
         vv, vq = edis.interpolate(sources, log_q[:, -src:], p.edis_lambda, gen)  # (B, V, d)
+        if p.edis_logq == "count":  # V virtual draws stand for the src real ones
+            vq = vq + float(np.log(vq.shape[1] / src))
         neg_score = torch.cat([neg_score, scores(uv, vv)], 1)               # (B, m + V)
         log_q = torch.cat([log_q, vq], 1)
         hit = torch.cat([hit, torch.zeros(vq.shape, dtype=torch.bool)], 1)
+        if bonus is not None:
+            bonus = torch.cat([bonus, torch.zeros(vq.shape)], 1)
+    if shared is not None:
+        # one sample from two independent proposals: an id's expected count is the sum
+        log_q = torch.cat([torch.logaddexp(log_q[:, :n_real], pool.log_q(neg.ids, b)),
+                           log_q[:, n_real:]], 1)
+        pool_ids = shared.ids                                               # (B, P)
+        pool_q = torch.logaddexp(shared.log_q, sampler.log_q(i, pool_ids))
+        neg_score = torch.cat([neg_score, uv @ pv.T], 1)
+        log_q = torch.cat([log_q, pool_q], 1)
+        hit = torch.cat([hit, (pool_ids == i.unsqueeze(1)) | seen.contains(u, pool_ids)], 1)
+        if bonus is not None:
+            bonus = torch.cat([bonus, torch.zeros(pool_q.shape)], 1)
     loss = sampled_softmax_logits((uv * iv).sum(-1), neg_score, log_q, p.temperature, hit,
-                                  p.logq_correction)
+                                  p.logq_correction, bonus)
     return loss, info
 
 
@@ -226,6 +258,7 @@ def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None]
     model = TwoTower(torch.from_numpy(data.content), data.n_users, p.dim, p.history_len, sparse)
     opts = optimizers(model, p, sparse)
     sampler = build_sampler(p, data)
+    pool = build_pool(p, data)
     if world.active and getattr(sampler, "name", "") in ("inbatch", "mixed"):
         sampler = distributed.GlobalBatchPool(sampler, world)
     seen = SeenItems(data.train_users, data.train_items, data.n_items)
@@ -275,7 +308,7 @@ def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None]
                 idx = idx[world.rank * local_bs:(world.rank + 1) * local_bs]
             u, i = users_t[idx], items_t[idx]
             h = hist.window(u, pos_t[idx], p.history_len)                   # (B, L)
-            loss, info = batch_loss(model, p, sampler, seen, u, i, h, gen, heldout)
+            loss, info = batch_loss(model, p, sampler, seen, u, i, h, gen, heldout, pool)
             sample_times.append(info["sample_s"])
             fn_hits, fn_total = fn_hits + info["fn_hits"], fn_total + info["n_neg"]
             optimiser_step(loss, opts, model, world)

@@ -8,7 +8,13 @@ holds one chunk plus O(N) per-item tables (topic, popularity) at a time.
 
 Latent structure: ``n_groups`` groups of ``topics_per_group`` topics; a topic's centre is its
 group's centre plus noise, an item is its topic's centre plus noise (so a two-level clustering
-has something to find). Users pick a few topics and, within a topic, items by Zipf popularity.
+has something to find). Users pick a few topics and, within a topic, items by Zipf popularity;
+with ``drift`` > 0 a user's later events come more and more from a second set of topics
+(tastes move, so the temporal split's test items are partly from topics not yet seen).
+
+``content="random"`` is the no-structure control: same sizes, popularity and behaviour, but
+each item's vector comes from an independently drawn topic, so content says nothing about who
+interacts with the item. See docs/synthetic.md.
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ class ScaleParams:
     topics_per_user: int = 8
     chunk_items: int = 100_000
     chunk_users: int = 20_000
+    drift: float = 0.0            # share of a user's last events from a second topic set
+    content: str = "topics"       # "topics" | "random" (the no-structure control)
 
     @property
     def n_topics(self) -> int:
@@ -55,9 +63,15 @@ def generate(p: ScaleParams, out: str | Path, seed: int = 0) -> dict:
     groups = _normalise(rng.standard_normal((p.n_groups, p.dim)))
     centres = _normalise(np.repeat(groups, p.topics_per_group, 0)
                          + 0.5 * rng.standard_normal((p.n_topics, p.dim)) / np.sqrt(p.dim))
+    if p.content not in ("topics", "random"):
+        raise ValueError(f"content must be 'topics' or 'random', not {p.content!r}")
     topic = rng.integers(0, p.n_topics, p.n_items).astype(np.int32)
+    # the control draws the content topic independently of the behaviour topic (own stream,
+    # so behaviour is the same as with structure)
+    shown = (np.random.default_rng(seed + 1).integers(0, p.n_topics, p.n_items).astype(np.int32)
+             if p.content == "random" else topic)
     for part, s in enumerate(range(0, p.n_items, p.chunk_items)):
-        t = topic[s:s + p.chunk_items]
+        t = shown[s:s + p.chunk_items]
         vec = _normalise(centres[t] + p.noise * rng.standard_normal((len(t), p.dim))
                          / np.sqrt(p.dim)).astype(np.float32)
         ids = np.arange(s, s + len(t))
@@ -65,7 +79,8 @@ def generate(p: ScaleParams, out: str | Path, seed: int = 0) -> dict:
             "item_id": pl.Series(ids).cast(pl.String).str.zfill(7).str.replace(r"^", "i"),
             "title": pl.Series(ids).cast(pl.String).str.replace(r"^", "item "),
             "text": pl.Series([None] * len(t), dtype=pl.String),
-            "label": pl.Series(t).cast(pl.String).str.replace(r"^", "topic"),
+            "label": pl.Series(topic[s:s + p.chunk_items]).cast(pl.String)
+            .str.replace(r"^", "topic"),
             "vector": pl.Series(vec, dtype=pl.Array(pl.Float32, p.dim)),
         }).write_parquet(out / "items" / f"part-{part:05d}.parquet")
 
@@ -93,9 +108,14 @@ def generate(p: ScaleParams, out: str | Path, seed: int = 0) -> dict:
         row = users - s
         k = (rng.random(len(users))[:, None] > w[row]).sum(1).clip(max=p.topics_per_user - 1)
         t = pref_topics[row, k]
+        ts = rng.integers(start_ts, start_ts + 365 * 86400, len(users))
+        if p.drift > 0:  # later events: more and more from the user's second topic set
+            later = rng.integers(0, p.n_topics, (len(n), p.topics_per_user))
+            later[sizes[later] == 0] = int(np.argmax(sizes))
+            frac = (ts - start_ts) / (365 * 86400)
+            t = np.where(rng.random(len(users)) < p.drift * frac, later[row, k], t)
         target = mass_before[t] + rng.random(len(users)) * mass[t]
         item = order[np.searchsorted(cum, target).clip(start[t], end[t] - 1)]
-        ts = rng.integers(start_ts, start_ts + 365 * 86400, len(users))
         df = (pl.DataFrame({"u": users, "i": item, "timestamp": ts})
               .unique(subset=["u", "i"], keep="first", maintain_order=True)
               .filter(pl.int_range(pl.len()).over("u")

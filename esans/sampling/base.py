@@ -19,6 +19,9 @@ class Negatives:
     ids: torch.Tensor    # (B, m) long
     log_q: torch.Tensor  # (B, m) float: log expected count of the id in this row's draw
     shared: bool = False  # every row has the same ids (in-batch pools): scored once, (m, d)
+    # (B, m) bool: the sampler drew this column as a *hard* negative (MSAC's same level-1
+    # cluster); None: no hard/easy distinction. The loss may weight hard negatives up.
+    hard: torch.Tensor | None = None
 
 
 class Sampler(Protocol):

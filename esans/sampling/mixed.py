@@ -26,5 +26,8 @@ class MixedSampler:
         b = len(pos)
         uni = torch.randint(self.n_items, (self.n_uniform,), generator=gen)
         ids = torch.cat([pos, uni]).unsqueeze(0).expand(b, b + self.n_uniform)
-        expected = b * self.p[ids] + self.n_uniform / self.n_items
-        return Negatives(ids, expected.log(), shared=True)
+        return Negatives(ids, self.log_q(ids, b), shared=True)
+
+    def log_q(self, ids: torch.Tensor, batch: int) -> torch.Tensor:
+        """Log expected count of each id in a pool built from a batch of ``batch``."""
+        return (batch * self.p[ids] + self.n_uniform / self.n_items).log()

@@ -83,13 +83,19 @@ class MSACSampler:
         return torch.cat(parts, dim=1)
 
     def log_q(self, pos: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
-        """Log expected count of each negative under this row's proposal."""
+        """Log expected count of each id (B, m) under row b's proposal (positive ``pos[b]``):
+        -inf for the positive's own level-2 cluster, which is never drawn."""
         c, s = self.l1[pos].unsqueeze(1), self.l2[pos].unsqueeze(1)
         cn = self.l1[ids]
-        return torch.where(cn == c, self.log_hard[s], self.log_easy[c, cn])
+        lq = torch.where(cn == c, self.log_hard[s], self.log_easy[c, cn])
+        return lq.masked_fill(self.l2[ids] == s, -float("inf"))
 
     def sample(self, users: torch.Tensor, pos: torch.Tensor,
                gen: torch.Generator) -> Negatives:
         c, s = self.l1[pos], self.l2[pos]
         ids = pick_unseen(self._draw(c, s, gen), users, self.seen)
-        return Negatives(ids, self.log_q(pos, ids))
+        # a drawn id is in s only when s is all of c (hard slots filled by easy draws) or
+        # after a failed redraw; its log q is then the hard pool's, never -inf
+        lq = self.log_q(pos, ids)
+        lq = torch.where(torch.isinf(lq), self.log_hard[s].unsqueeze(1), lq)
+        return Negatives(ids, lq, hard=self.l1[ids] == c.unsqueeze(1))

@@ -25,4 +25,8 @@ class PopularitySampler:
         rows = torch.zeros(len(pos), dtype=torch.long)  # one distribution for every row
         cands = alias_draw(self.keep, self.alias, rows, (len(pos), self.n_neg, self.tries), gen)
         ids = pick_unseen(cands, users, self.seen)
-        return Negatives(ids, self.log_prob[ids] + float(np.log(self.n_neg)))
+        return Negatives(ids, self.log_q(pos, ids))
+
+    def log_q(self, pos: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        """Log expected count of each id (B, m) in a row's draw."""
+        return self.log_prob[ids] + float(np.log(self.n_neg))

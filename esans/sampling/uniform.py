@@ -21,5 +21,8 @@ class UniformSampler:
         shape = (len(pos), self.n_neg)
         cands = torch.randint(self.n_items, (*shape, self.tries), generator=gen)
         ids = pick_unseen(cands, users, self.seen)
-        log_q = torch.full(shape, math.log(self.n_neg / self.n_items))
-        return Negatives(ids, log_q)
+        return Negatives(ids, self.log_q(pos, ids))
+
+    def log_q(self, pos: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        """Log expected count of each id (B, m) in a row's draw."""
+        return torch.full(ids.shape, math.log(self.n_neg / self.n_items))

@@ -1,0 +1,467 @@
+"""Where does ESANS pay? Catalogue size x sampler x negative budget, resumable.
+
+    python bench/regime.py                                   # the whole grid (many hours)
+    python bench/regime.py --sizes 20k ctl-20k --seeds 1     # one slice
+    python bench/regime.py --report                          # tables + plot from what ran
+
+Datasets: ml100k-multimodal (real; prepared once by `dvc repro cluster` in a workspace copy
+of this project, as bench/samplers.py does) and synthetic catalogues from
+``esans.data.synthetic_scale`` at 20k, 200k and 1M items (settings in ``SIZES``, explained in
+docs/synthetic.md), each with a no-structure control (``ctl-*``: same sizes, popularity and
+behaviour, content unrelated to behaviour). A synthetic dataset is prepared once through the
+library functions the pipeline's stages call: temporal split -> behaviour (PPMI-SVD) ->
+contrastive fuse of provided vectors + behaviour -> MSAC.
+
+Every (dataset, config, budget, seed) trains in its own subprocess with the same epoch cap,
+early stopping (patience on validation Recall@50 over a fixed user sample) and model, and is
+scored on test over the full catalogue with seen items masked (the README protocol; at 200k+
+items over a fixed sample of test users). Each finished run is appended to
+bench/results/regime-runs.jsonl, so an interrupted study resumes where it stopped. Step time
+as a ratio to uniform is measured side by side in one process (alternating steps on the same
+batches, bench/timing.py). Writes bench/results/regime.{json,md,png}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / "bench/.work/regime"
+RUNS = ROOT / "bench/results/regime-runs.jsonl"
+OUT = ROOT / "bench/results/regime"
+DATASET = (ROOT / "../shared/datasets/ml100k-multimodal").resolve()
+KS = [20, 50, 100, 200]
+
+# Synthetic catalogues: ~10 events per item, 20 per user; 3-level taste (group > topic >
+# item): users like 8 topics, spread over groups; MSAC's level 1 ~ groups (n_items / 2000).
+SIZES: dict[str, dict] = {
+    "20k": {"n_items": 20_000, "n_users": 10_000, "n_events": 200_000},
+    "200k": {"n_items": 200_000, "n_users": 100_000, "n_events": 2_000_000},
+    "1m": {"n_items": 1_000_000, "n_users": 500_000, "n_events": 10_000_000},
+}
+STRUCTURE = {"topics_per_group": 10, "dim": 64, "noise": 0.5, "popularity_alpha": 0.9,
+             "topics_per_user": 8, "drift": 0.3}
+EPOCHS, PATIENCE, VALID_USERS, EVAL_USERS = 10, 2, 2000, 20_000
+ORDER = ["ml100k", "20k", "ctl-20k", "200k", "ctl-200k", "1m"]
+
+
+def configs(budget: int) -> dict[str, dict]:
+    """Sampler configs at a real-negative budget per positive (train param overrides).
+
+    mixed shares one pool of B in-batch + 512 uniform items across the batch: its budget is
+    that pool, whatever ``budget`` says (it is the industry reference, at its own cost).
+    """
+    m_c = max(1, budget // 4)
+    paper = {"sampler": "esans", "m_c": m_c, "m_o": budget - m_c, "edis_sources": min(
+        budget - m_c, 8)}
+    return {
+        "uniform": {"sampler": "uniform", "n_negatives": budget},
+        "popularity": {"sampler": "popularity", "n_negatives": budget},
+        "mixed": {"sampler": "mixed"},
+        "dns": {"sampler": "dns", "n_negatives": budget, "pool_size": 4 * budget},
+        "esans-paper": paper,
+        "msac": {**paper, "sampler": "msac"},
+        "esans-hard2": {**paper, "hard_weight": 2.0},
+        "esans-count": {**paper, "edis_logq": "count"},
+        "mixed+esans": {**paper, "pool": "mixed"},
+        "mixed+esans-hard4": {**paper, "pool": "mixed", "hard_weight": 4.0},
+        "full": {"sampler": "full"},
+    }
+
+
+def size_of(dataset: str) -> dict | None:
+    return SIZES.get(dataset.removeprefix("ctl-"))
+
+
+# ---------------------------------------------------------------- preparing a dataset
+
+def prepare(dataset: str, seed: int = 0) -> Path:
+    """Arrays every run of ``dataset`` trains and scores on (built once): ``prepared.npz``."""
+    out = WORK / dataset / "prepared.npz"
+    if out.exists():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    arrays = _prepare_ml100k() if dataset == "ml100k" else _prepare_synthetic(dataset, seed)
+    tmp = out.with_suffix(".tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, out)
+    return out
+
+
+def _split_arrays(split) -> dict:
+    a = {}
+    for name in ("train", "valid", "test"):
+        df = split[name] if isinstance(split, dict) else getattr(split, name)
+        df = df.sort(["user_idx", "pos"])
+        a[f"{name}_users"] = df["user_idx"].to_numpy().astype(np.int64)
+        a[f"{name}_items"] = df["item_idx"].to_numpy().astype(np.int64)
+        a[f"{name}_pos"] = df["pos"].to_numpy().astype(np.int64)
+    return a
+
+
+def _prepare_ml100k() -> dict:
+    import polars as pl
+
+    import samplers
+
+    work = ROOT / "bench/.work/ml100k"
+    samplers.prepare(work, DATASET)
+    split = {n: pl.read_parquet(work / f"data/split/{n}.parquet")
+             for n in ("users", "items", "train", "valid", "test")}
+    cl = pl.read_parquet(work / "data/cluster/assignments.parquet")
+    return {**_split_arrays(split), "n_users": split["users"].height,
+            "n_items": split["items"].height,
+            "content": np.load(work / "data/fuse/items.npy"),
+            "l1": cl["l1"].to_numpy(), "l2": cl["l2"].to_numpy(),
+            "centroids1": np.load(work / "data/cluster/centroids1.npy"),
+            "labels": np.zeros(split["items"].height, np.int64)}
+
+
+def _prepare_synthetic(dataset: str, seed: int) -> dict:
+    import polars as pl
+    import torch
+
+    from esans.cluster.msac import msac
+    from esans.cluster.quality import nmi
+    from esans.data.split import temporal_split
+    from esans.data.synthetic_scale import ScaleParams, generate, read_item_vectors
+    from esans.encode.behaviour import ppmi_svd
+    from esans.encode.fuse import align, fuse
+
+    torch.set_num_threads(2)
+    size = size_of(dataset)
+    n_groups = max(2, size["n_items"] // 2000)
+    sp = ScaleParams(**size, n_groups=n_groups, **STRUCTURE,
+                     content="random" if dataset.startswith("ctl-") else "topics")
+    raw = WORK / dataset / "raw"
+    if not (raw / "interactions").exists():
+        generate(sp, raw, seed)
+    ids, vectors = read_item_vectors(raw / "items")
+    items = pl.concat([pl.read_parquet(f, columns=["item_id", "label"])
+                       for f in sorted((raw / "items").glob("part-*.parquet"))])
+    inter = (pl.concat([pl.read_parquet(f) for f in sorted((raw / "interactions").glob("*.parquet"))])
+             .with_row_index("seq").with_columns(pl.col("seq").cast(pl.Int64)))
+    split = temporal_split(inter, items.select("item_id"), 0.1, 0.1)
+    a = _split_arrays(split)
+    n_users, n_items = split.users.height, split.items.height
+    beh, has = ppmi_svd(a["train_users"], a["train_items"], n_users, n_items, 64, seed)
+    feats = {"provided": vectors, "behaviour": beh}
+    masks = {"provided": np.ones(n_items, bool), "behaviour": has}
+    proj, _ = align(feats, masks, 64, 200, 3e-3, 0.1, seed)
+    content = fuse(proj, masks, {"provided": 1.0, "behaviour": 1.0})
+    cl = msac(content, n_groups, 8, 5, 25, seed)
+    labels = items["label"].str.replace("topic", "").cast(pl.Int64).to_numpy()
+    print(f"{dataset}: {n_items} items, {n_users} users, {len(inter)} events; "
+          f"NMI(l1, group) {nmi(labels // STRUCTURE['topics_per_group'], cl.l1):.3f} "
+          f"NMI(l2, topic) {nmi(labels, cl.l2):.3f}", flush=True)
+    return {**a, "n_users": n_users, "n_items": n_items, "content": content, "l1": cl.l1,
+            "l2": cl.l2, "centroids1": cl.centroids1, "labels": labels}
+
+
+# ---------------------------------------------------------------- one run
+
+def load(dataset: str):
+    z = dict(np.load(prepare(dataset)))
+    return z
+
+
+def train_params(dataset: str, overrides: dict, threads: int):
+    from esans.config import Params
+
+    base = {"epochs": EPOCHS, "patience": PATIENCE, "threads": threads,
+            "valid_users": VALID_USERS, "checkpoint_every": 10 ** 9}
+    p = Params.model_validate({"train": {**base, **overrides}})  # cross-field rules apply
+    return p.train
+
+
+def run_one(dataset: str, config: str, budget: int, seed: int, threads: int) -> dict:
+    import torch
+
+    from esans.data.history import Histories
+    from esans.metrics import recall_ndcg
+    from esans.rank import topk_masked, user_vectors
+    from esans.sampling.base import SeenItems
+    from esans.train import TrainData, train
+
+    z = load(dataset)
+    n_users, n_items = int(z["n_users"]), int(z["n_items"])
+    tp = train_params(dataset, configs(budget)[config], threads)
+    vu, vi = z["valid_users"], z["valid_items"]
+    users = np.unique(vu)
+    if len(users) > VALID_USERS:  # a fixed sample: the same users every epoch and config
+        keep = np.isin(vu, np.random.default_rng(0).choice(users, VALID_USERS, replace=False))
+        vu, vi = vu[keep], vi[keep]
+    data = TrainData(n_users=n_users, n_items=n_items, train_users=z["train_users"],
+                     train_items=z["train_items"], train_pos=z["train_pos"], valid_users=vu,
+                     valid_items=vi, content=z["content"].astype(np.float32), l1=z["l1"],
+                     l2=z["l2"], centroids1=z["centroids1"].astype(np.float32))
+    held = SeenItems(np.concatenate([z["valid_users"], z["test_users"]]),
+                     np.concatenate([z["valid_items"], z["test_items"]]), n_items)
+    t0 = time.perf_counter()
+    res = train(tp, data, seed, log=lambda s: None, heldout=held)
+    train_s = time.perf_counter() - t0
+    # test: history and mask = train + valid, ranked over the whole catalogue
+    su = np.concatenate([z["train_users"], z["valid_users"]])
+    si = np.concatenate([z["train_items"], z["valid_items"]])
+    sp = np.concatenate([z["train_pos"], z["valid_pos"]])
+    order = np.lexsort((sp, su))
+    seen = Histories(su[order], si[order], n_users)
+    test_users = np.unique(z["test_users"])
+    if len(test_users) > EVAL_USERS:
+        test_users = np.sort(np.random.default_rng(0).choice(test_users, EVAL_USERS,
+                                                             replace=False))
+    with torch.inference_mode():
+        items = res.model.all_items()
+        uv = user_vectors(res.model, test_users, seen, tp.history_len, items)
+        top = topk_masked(uv, items, test_users, seen, max(KS))
+    tu, ti = z["test_users"], z["test_items"]
+    o = np.argsort(tu, kind="stable")
+    tu, ti = tu[o], ti[o]
+    lo, hi = np.searchsorted(tu, test_users, "left"), np.searchsorted(tu, test_users, "right")
+    m = recall_ndcg(top, [ti[a:b] for a, b in zip(lo, hi)], KS)
+    best = res.best_epoch
+    return {"dataset": dataset, "config": config, "budget": budget, "seed": seed,
+            **{k: v for k, v in m.items()}, "epochs": len(res.history), "best_epoch": best,
+            "valid_recall@50": res.best_valid_recall50, "train_s": train_s,
+            "to_best_s": float(sum(r["seconds"] for r in res.history[:best])),
+            "step_ms": 1000 * res.mean_step_s,
+            "false_negative_rate": res.false_negative_rate,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+# ---------------------------------------------------------------- step-time ratios
+
+def step_ratios(dataset: str, budget: int, names: list[str], steps: int = 60) -> dict:
+    """Median step time of each config / uniform's, alternating steps in one process."""
+    import torch
+
+    from esans.train import TrainData
+    from timing import alternating_step_times
+
+    z = load(dataset)
+    torch.set_num_threads(2)
+    data = TrainData(n_users=int(z["n_users"]), n_items=int(z["n_items"]),
+                     train_users=z["train_users"], train_items=z["train_items"],
+                     train_pos=z["train_pos"], valid_users=z["valid_users"],
+                     valid_items=z["valid_items"], content=z["content"].astype(np.float32),
+                     l1=z["l1"], l2=z["l2"], centroids1=z["centroids1"].astype(np.float32))
+    arms = {n: train_params(dataset, configs(budget)[n], 2)
+            for n in ["uniform", *[n for n in names if n != "uniform"]]}
+    t = alternating_step_times(arms, data, steps, warmup=5,
+                               sparse_ids=int(z["n_items"]) >= 100_000)
+    med = {n: float(np.median(v["step_s"])) for n, v in t.items()}
+    return {n: med[n] / med["uniform"] for n in med} | {"uniform_ms": 1000 * med["uniform"]}
+
+
+# ---------------------------------------------------------------- the study
+
+def done_runs() -> dict[tuple, dict]:
+    out = {}
+    if RUNS.exists():
+        for line in RUNS.read_text().splitlines():
+            if line.strip():
+                r = json.loads(line)
+                out[(r["dataset"], r["config"], r["budget"], r["seed"])] = r
+    return out
+
+
+def grid(sizes: list[str], budgets: list[int], seeds: int, only: list[str] | None):
+    for dataset in sizes:
+        n = 1682 if dataset == "ml100k" else size_of(dataset)["n_items"]
+        n_seeds = 1 if n >= 1_000_000 else seeds
+        for budget in budgets:
+            for seed in range(n_seeds):
+                for config in configs(budget):
+                    if only and config not in only:
+                        continue
+                    if config == "full" and n > 20_000:
+                        continue  # the full softmax does not fit a 2-core budget there
+                    if config == "mixed" and budget != budgets[0]:
+                        continue  # its pool does not depend on the budget
+                    yield dataset, config, budget, seed
+
+
+def study(sizes, budgets, seeds, only, workers, threads) -> None:
+    done = done_runs()
+    todo = [g for g in grid(sizes, budgets, seeds, only) if g not in done]
+    print(f"{len(done)} runs done, {len(todo)} to go", flush=True)
+    for dataset in dict.fromkeys(g[0] for g in todo):
+        prepare(dataset)
+    lock = threading.Lock()
+
+    def one(g):
+        dataset, config, budget, seed = g
+        proc = subprocess.run([sys.executable, __file__, "--one", dataset, config, str(budget),
+                               str(seed), "--threads", str(threads)],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            print(f"FAILED {g}: {proc.stderr.strip().splitlines()[-1:]}", flush=True)
+            return
+        row = json.loads(proc.stdout.strip().splitlines()[-1])
+        with lock:
+            with open(RUNS, "a") as fh:
+                fh.write(json.dumps(row) + "\n")
+            print(f"{dataset:9s} {config:18s} m={budget:<3d} seed {seed}: "
+                  f"R@50 {row['recall@50']:.4f} R@200 {row['recall@200']:.4f} "
+                  f"best ep {row['best_epoch']} {row['train_s']:.0f}s", flush=True)
+
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(one, todo))
+
+
+def summarise(runs: list[dict]) -> dict:
+    groups: dict[tuple, list[dict]] = {}
+    for r in runs:
+        groups.setdefault((r["dataset"], r["budget"], r["config"]), []).append(r)
+    out = {}
+    for (d, b, c), rows in groups.items():
+        stat = {}
+        for k in ("recall@50", "recall@200", "ndcg@50", "to_best_s", "best_epoch",
+                  "false_negative_rate"):
+            v = [r[k] for r in rows if r.get(k) is not None]
+            if v:
+                stat[k] = {"mean": float(np.mean(v)), "std": float(np.std(v))}
+        out[f"{d}|{b}|{c}"] = {"dataset": d, "budget": b, "config": c, "n": len(rows), **stat}
+    return out
+
+
+BASELINES = ("uniform", "popularity", "mixed", "dns")
+
+
+def lifts(summary: dict, config: str) -> list[dict]:
+    """Lift of ``config`` over the best baseline (by mean test R@50) per dataset and budget;
+    the error is the two means' standard deviations combined."""
+    rows = []
+    for d in ORDER:
+        budgets = sorted({s["budget"] for s in summary.values() if s["dataset"] == d})
+        for b in budgets:
+            got = summary.get(f"{d}|{b}|{config}")
+            base = [summary.get(f"{d}|{b}|{n}") or summary.get(f"{d}|{budgets[0]}|{n}")
+                    for n in BASELINES]
+            base = [s for s in base if s]
+            if not got or not base:
+                continue
+            best = max(base, key=lambda s: s["recall@50"]["mean"])
+            mg, mb = got["recall@50"]["mean"], best["recall@50"]["mean"]
+            err = np.hypot(got["recall@50"]["std"], best["recall@50"]["std"]) / mb
+            rows.append({"dataset": d, "budget": b, "best_baseline": best["config"],
+                         "lift": mg / mb, "err": float(err),
+                         "gap_sd": (mg - mb) / max(np.hypot(got["recall@50"]["std"],
+                                                            best["recall@50"]["std"]), 1e-9)})
+    return rows
+
+
+def markdown(summary: dict, ratios: dict, best: str) -> str:
+    lines = ["Test metrics (mean ± std over seeds; n = runs). Budget = real negatives per "
+             "positive (mixed: its shared pool of B in-batch + 512 uniform, whatever the "
+             "budget). Step = median step time / uniform's, alternating steps in one process.",
+             "", "| dataset | budget | config | n | R@50 | R@200 | NDCG@50 | best epoch | "
+             "s to best | FN rate | step / uniform |", "|" + "---|" * 11]
+
+    def f(s, k, fmt=".4f"):
+        return f"{s[k]['mean']:{fmt}} ± {s[k]['std']:{fmt}}" if k in s else "-"
+
+    for d in ORDER:
+        for key, s in sorted(((k, s) for k, s in summary.items() if s["dataset"] == d),
+                             key=lambda kv: (kv[1]["budget"], kv[1]["config"])):
+            r = ratios.get(f"{d}|{s['budget']}", {}).get(s["config"])
+            lines.append(f"| {d} | {s['budget']} | {s['config']} | {s['n']} | "
+                         f"{f(s, 'recall@50')} | {f(s, 'recall@200')} | {f(s, 'ndcg@50')} | "
+                         f"{s['best_epoch']['mean']:.1f} | {s['to_best_s']['mean']:.0f} | "
+                         f"{f(s, 'false_negative_rate')} | "
+                         f"{'-' if r is None else f'{r:.2f}'} |")
+    lines += ["", f"Lift of {best} over the best baseline ({', '.join(BASELINES)}) in test "
+              "R@50:", "", "| dataset | budget | best baseline | lift | ± | gap in SDs |",
+              "|---|---|---|---|---|---|"]
+    for r in lifts(summary, best):
+        lines.append(f"| {r['dataset']} | {r['budget']} | {r['best_baseline']} | "
+                     f"{r['lift']:.3f} | {r['err']:.3f} | {r['gap_sd']:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(summary: dict, best: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n_items = {"ml100k": 1682, **{k: v["n_items"] for k, v in SIZES.items()}}
+    fig, ax = plt.subplots(figsize=(7, 4))
+    rows = lifts(summary, best)
+    for control in (False, True):
+        for b in sorted({r["budget"] for r in rows}):
+            pts = sorted((n_items[r["dataset"].removeprefix("ctl-")], r["lift"], r["err"])
+                         for r in rows if r["budget"] == b
+                         and r["dataset"].startswith("ctl-") == control)
+            if pts:
+                x, y, e = zip(*pts)
+                ax.errorbar(x, y, yerr=e, marker="o", capsize=3, ls="--" if control else "-",
+                            label=f"budget {b}" + (" (no-structure control)" if control else ""))
+    ax.axhline(1.0, color="k", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel("catalogue size (items)")
+    ax.set_ylabel(f"test R@50 of {best} / best baseline")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def report(best: str, ratio_sets: list[tuple[str, int]]) -> None:
+    runs = list(done_runs().values())
+    summary = summarise(runs)
+    ratio_file = OUT.with_name("regime-steps.json")
+    ratios = json.loads(ratio_file.read_text()) if ratio_file.exists() else {}
+    for d, b in ratio_sets:
+        if f"{d}|{b}" not in ratios:
+            names = sorted({s["config"] for s in summary.values()
+                            if s["dataset"] == d and s["budget"] == b} - {"full"})
+            ratios[f"{d}|{b}"] = step_ratios(d, b, names)
+            ratio_file.write_text(json.dumps(ratios, indent=1))
+    OUT.with_suffix(".json").write_text(json.dumps(
+        {"protocol": {"epochs": EPOCHS, "patience": PATIENCE, "valid_users": VALID_USERS,
+                      "eval_users": EVAL_USERS, "sizes": SIZES, "structure": STRUCTURE},
+         "summary": summary, "lifts": lifts(summary, best), "step_ratios": ratios},
+        indent=1))
+    md = markdown(summary, ratios, best)
+    OUT.with_suffix(".md").write_text(md)
+    plot(summary, best, OUT.with_suffix(".png"))
+    print(md)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sizes", nargs="*", default=ORDER)
+    ap.add_argument("--budgets", nargs="*", type=int, default=[8, 64])
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--only", nargs="*", help="config names")
+    ap.add_argument("--workers", type=int, default=2, help="runs at a time")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads per run")
+    ap.add_argument("--report", action="store_true", help="tables and plot from what ran")
+    ap.add_argument("--best", default="esans-paper", help="the ESANS config the lift is of")
+    ap.add_argument("--steps-for", nargs="*", default=[], help="dataset:budget step ratios")
+    ap.add_argument("--one", nargs=4, metavar=("DATASET", "CONFIG", "BUDGET", "SEED"),
+                    help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.one:
+        d, c, b, s = a.one
+        print(json.dumps(run_one(d, c, int(b), int(s), a.threads)))
+        return
+    if not a.report:
+        sizes = [s for s in a.sizes if s != "ml100k" or DATASET.is_dir()]
+        study(sizes, a.budgets, a.seeds, a.only, a.workers, a.threads)
+    report(a.best, [(d, int(b)) for d, b in (x.split(":") for x in a.steps_for)])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""The loss variants of the regime study: logQ consistency, hardness weighting, EDIS log q,
+and hard negatives added to a shared mixed pool."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from esans.cluster.msac import msac
+from esans.config import Params, TrainParams
+from esans.model.loss import sampled_softmax_logits
+from esans.sampling import edis
+from esans.sampling.mixed import MixedSampler
+from esans.sampling.msac import MSACSampler
+from esans.sampling.uniform import UniformSampler
+from esans.train import TrainData, batch_loss, build_pool, build_sampler, train
+from esans.data.history import Histories
+from esans.model.towers import TwoTower
+from esans.sampling.base import SeenItems
+from tests.unit.test_training import tiny_data
+
+
+def _clusters(n=48, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, 4, (3, 6))
+    x = np.concatenate([c + rng.normal(0, 1.0, (n // 3, 6)) for c in centres])
+    x = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)  # as fused vectors
+    return x, msac(x, 3, 3, 3, seed=0)
+
+
+def test_logq_makes_msac_an_unbiased_estimate_of_the_full_partition_sum():
+    """E[sum_j exp(s_j/tau - log q_j)] over MSAC draws = sum over every item the proposal can
+    draw (all but the positive's own level-2 cluster) of exp(s_i/tau), by brute force."""
+    x, cl = _clusters()
+    n = len(x)
+    s = MSACSampler(cl.l1, cl.l2, cl.centroids1, 2, 3, 1.0)
+    rng = np.random.default_rng(1)
+    score = torch.from_numpy(rng.normal(0, 1, n)).float()          # one user's item scores
+    g = torch.Generator().manual_seed(0)
+    for pos in (0, n // 2, n - 1):
+        draws = 40_000
+        neg = s.sample(torch.zeros(draws, dtype=torch.long),
+                       torch.full((draws,), pos, dtype=torch.long), g)
+        est = torch.exp(score[neg.ids] - neg.log_q).sum(1).mean().item()
+        reachable = torch.from_numpy(cl.l2 != cl.l2[pos])
+        truth = torch.exp(score)[reachable].sum().item()
+        assert est == pytest.approx(truth, rel=0.03)
+
+
+def test_logq_of_two_proposals_together_is_unbiased_for_the_full_sum():
+    """A row's uniform draws plus a shared mixed pool, each corrected by the *sum* of both
+    proposals' expected counts (as batch_loss does), estimate the full partition sum."""
+    n, b, m = 30, 8, 4
+    counts = np.random.default_rng(0).integers(1, 50, n)
+    uni, pool = UniformSampler(n, m), MixedSampler(counts, 6)
+    score = torch.from_numpy(np.random.default_rng(2).normal(0, 1, n)).float()
+    g, rng = torch.Generator().manual_seed(0), np.random.default_rng(5)
+    total, reps = 0.0, 20_000
+    for _ in range(reps // b):
+        pos = torch.from_numpy(rng.choice(n, b, p=counts / counts.sum())).long()
+        own, shared = uni.sample(pos, pos, g), pool.sample(pos, pos, g)
+        q_own = torch.logaddexp(own.log_q, pool.log_q(own.ids, b))
+        q_pool = torch.logaddexp(shared.log_q, uni.log_q(pos, shared.ids))
+        est = (torch.exp(score[own.ids] - q_own).sum(1)
+               + torch.exp(score[shared.ids] - q_pool).sum(1))
+        total += est.sum().item()
+    assert total / reps == pytest.approx(torch.exp(score).sum().item(), rel=0.03)
+
+
+def test_hard_weight_scales_a_hard_negatives_gradient_by_exactly_its_factor():
+    """Two negatives with the same score and log q, one marked hard: d loss / d score of the
+    hard one is w times the easy one's; w = 1 gives equal gradients."""
+    for w in (1.0, 2.0, 4.0):
+        neg = torch.tensor([[0.3, 0.3, -0.2]], requires_grad=True)
+        hard = torch.tensor([[True, False, False]])
+        loss = sampled_softmax_logits(torch.tensor([0.5]), neg, torch.zeros(1, 3), 0.1,
+                                      bonus=hard.float() * math.log(w))
+        loss.backward()
+        assert neg.grad[0, 0].item() == pytest.approx(w * neg.grad[0, 1].item(), rel=1e-5)
+
+
+def test_msac_marks_exactly_its_same_cluster_draws_as_hard():
+    x, cl = _clusters()
+    s = MSACSampler(cl.l1, cl.l2, cl.centroids1, 2, 3, 1.0)
+    pos = torch.arange(len(x))
+    neg = s.sample(pos, pos, torch.Generator().manual_seed(0))
+    l1 = torch.from_numpy(cl.l1)
+    assert torch.equal(neg.hard, l1[neg.ids] == l1[pos].unsqueeze(1))
+    assert neg.hard[:, :2].all() and not neg.hard[:, 2:].any()
+
+
+def test_edis_count_logq_weighs_the_virtual_block_like_its_sources():
+    """With edis_logq=count each virtual negative's log q is the sources' mean + log(V/m):
+    V equal-scoring virtual negatives then weigh as much as the m sources together."""
+    data = tiny_data()
+    base = dict(sampler="esans", batch_size=16, dim=8, history_len=5, m_c=1, m_o=4,
+                threads=1, edis_lambda=0.0)
+    out = {}
+    for mode in ("sources", "count"):
+        p = TrainParams(**base, edis_logq=mode)
+        torch.manual_seed(0)
+        model = TwoTower(torch.from_numpy(data.content), data.n_users, 8, 5)
+        seen = SeenItems(data.train_users, data.train_items, data.n_items)
+        hist = Histories(data.train_users, data.train_items, data.n_users)
+        u = torch.from_numpy(data.train_users[:16]).long()
+        i = torch.from_numpy(data.train_items[:16]).long()
+        h = hist.window(u, torch.from_numpy(data.train_pos[:16]).long(), 5)
+        out[mode] = batch_loss(model, p, build_sampler(p, data), seen, u, i, h,
+                               torch.Generator().manual_seed(3))[0].item()
+    # same draws; "count" down-weights the V = 9 virtual negatives by 4/9, so the loss drops
+    assert edis.n_virtual(4) == 9
+    assert out["count"] < out["sources"]
+
+
+@pytest.mark.parametrize("variant", [{"pool": "mixed"}, {"hard_weight": 3.0},
+                                     {"pool": "mixed", "hard_weight": 3.0,
+                                      "edis_logq": "count"}])
+def test_variants_train_and_learn(variant):
+    data = tiny_data()
+    p = TrainParams(sampler="esans", epochs=3, batch_size=64, dim=16, history_len=5, m_c=1,
+                    m_o=3, mns_uniform=16, threads=1, **variant)
+    assert (build_pool(p, data) is not None) == (p.pool == "mixed")
+    res = train(p, data, seed=0, log=lambda s: None)
+    assert all(math.isfinite(r["loss"]) for r in res.history)
+    assert res.history[-1]["loss"] < res.history[0]["loss"]
+
+
+@pytest.mark.parametrize("train_params, key", [
+    ({"sampler": "dns", "pool": "mixed"}, "train.pool"),
+    ({"sampler": "uniform", "hard_weight": 2.0}, "train.hard_weight"),
+])
+def test_contradictory_variant_params_are_rejected(train_params, key):
+    with pytest.raises(ValueError, match=key):
+        Params.model_validate({"train": train_params})
