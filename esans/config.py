@@ -134,6 +134,9 @@ class TrainParams(_Strict):
     # Hardness weighting: a hard negative's term in the partition sum counts this many
     # times (its logit + log w after logQ). 1 = the consistent sampled softmax.
     hard_weight: float = Field(1.0, gt=0)
+    # MSAC scores this many same-cluster candidates per hard slot with the current model and
+    # keeps the highest (1: one random draw, the paper).
+    hard_candidates: int = Field(1, ge=1, le=64)
     # "mixed": a shared in-batch + ``mns_uniform`` uniform pool under every row's own
     # negatives (industrial practice: hard negatives *added* to a large corrected pool).
     pool: Literal["none", "mixed"] = "none"
@@ -194,9 +197,14 @@ class Params(_Strict):
         if t.pool != "none" and t.sampler not in ("uniform", "popularity", "msac", "esans"):
             raise ValueError(f"train.pool: {t.pool} needs a sampler with a tractable log q "
                              f"(uniform, popularity, msac, esans), not {t.sampler}")
-        if t.hard_weight != 1.0 and t.sampler not in ("msac", "esans"):
-            raise ValueError(f"train.hard_weight: only msac/esans draw hard negatives, "
-                             f"not {t.sampler}")
+        if t.pool != "none" and t.hard_candidates > 1:
+            raise ValueError("train.hard_candidates: > 1 with train.pool: mixed is not "
+                             "supported (the pool's log q needs the kept ids)")
+        for key in ("hard_weight", "hard_candidates"):
+            if getattr(t, key) != TrainParams.model_fields[key].default and \
+                    t.sampler not in ("msac", "esans"):
+                raise ValueError(f"train.{key}: only msac/esans draw hard negatives, "
+                                 f"not {t.sampler}")
         return self
 
 

@@ -88,7 +88,7 @@ def build_sampler(p: TrainParams, data: TrainData) -> Sampler | None:
             if data.l1 is None:
                 raise ValueError("the msac/esans samplers need cluster assignments")
             return MSACSampler(data.l1, data.l2, data.centroids1, p.m_c, p.m_o,
-                               p.easy_temperature, seen)
+                               p.easy_temperature, seen, hard_candidates=p.hard_candidates)
         case "full":
             return None
     raise ValueError(f"unknown sampler {p.sampler!r}")
@@ -159,11 +159,15 @@ def batch_loss(model: TwoTower, p: TrainParams, sampler: Sampler | None, seen: S
     uv = model.users(u, h, vecs[b + len(cand) + len(extra):].view(b, h.shape[1], -1))  # (B, d)
     hit = (neg.ids == i.unsqueeze(1)) | seen.contains(u, neg.ids)           # (B, m)
     log_q = neg.log_q
-    bonus = (neg.hard.float() * float(np.log(p.hard_weight))
-             if neg.hard is not None and p.hard_weight != 1.0 else None)    # (B, m)
+    hard = neg.hard
     select = getattr(sampler, "select", None)
-    if select is not None:                                                  # dns, mixgcf
-        nv, log_q, hit = select(uv, iv, nv, log_q, hit, gen)
+    if select is not None:                                                  # dns, mixgcf, msac
+        if hard is not None:                                                # msac: mask too
+            nv, log_q, hit, hard = select(uv, iv, nv, log_q, hit, gen, hard)
+        else:
+            nv, log_q, hit = select(uv, iv, nv, log_q, hit, gen)
+    bonus = (hard.float() * float(np.log(p.hard_weight))
+             if hard is not None and p.hard_weight != 1.0 else None)        # (B, m)
     neg_score = scores(uv, nv)                                              # (B, m)
     n_real = neg_score.shape[1]
     if uses_edis(p):

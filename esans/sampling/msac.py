@@ -7,6 +7,11 @@ For a positive in level-1 cluster c and level-2 cluster s:
 Nothing is drawn from s (likely false negatives), and draws that hit the user's train items are
 redrawn. Everything is index arithmetic on items sorted by (l1, l2): no Python per sample.
 If c has a single level-2 cluster, its hard slots are filled with easy draws.
+
+With ``hard_candidates`` k > 1 (this project's variant, not the paper), each hard slot draws k
+candidates from the same pool and ``select`` keeps the m_c the current model scores highest
+(DNS restricted to MSAC's semantic neighbourhood): the hard negatives become hard for the
+model, not only close in content. Their log q stays the pool's, so the emphasis survives logQ.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import numpy as np
 import torch
 
 from esans.sampling.base import Negatives, SeenItems, alias_draw, alias_tables, pick_unseen
+from esans.sampling.dns import top_by_score
 
 
 class MSACSampler:
@@ -22,8 +28,8 @@ class MSACSampler:
 
     def __init__(self, l1: np.ndarray, l2: np.ndarray, centroids1: np.ndarray, m_c: int,
                  m_o: int, temperature: float = 1.0, seen: SeenItems | None = None,
-                 tries: int = 4) -> None:
-        self.tries = tries
+                 tries: int = 4, hard_candidates: int = 1) -> None:
+        self.tries, self.k = tries, hard_candidates
         l1 = np.array(l1, np.int64)  # copies: torch wants writable arrays
         l2 = np.array(l2, np.int64)
         order = np.lexsort((l2, l1))
@@ -76,9 +82,9 @@ class MSACSampler:
         return torch.where(pool > 0, hard, self._easy(c, n, gen))
 
     def _draw(self, c: torch.Tensor, s: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        """(B, m_c + m_o, tries): ``tries`` independent candidates per slot."""
-        b, t = len(c), self.tries
-        parts = [self._hard(c, s, self.m_c * t, gen).view(b, self.m_c, t)] if self.m_c else []
+        """(B, m_c * k + m_o, tries): ``tries`` independent candidates per slot."""
+        b, t, h = len(c), self.tries, self.m_c * self.k
+        parts = [self._hard(c, s, h * t, gen).view(b, h, t)] if self.m_c else []
         parts.append(self._easy(c, self.m_o * t, gen).view(b, self.m_o, t))
         return torch.cat(parts, dim=1)
 
@@ -99,3 +105,16 @@ class MSACSampler:
         lq = self.log_q(pos, ids)
         lq = torch.where(torch.isinf(lq), self.log_hard[s].unsqueeze(1), lq)
         return Negatives(ids, lq, hard=self.l1[ids] == c.unsqueeze(1))
+
+    def select(self, user: torch.Tensor, pos_vec: torch.Tensor, neg_vec: torch.Tensor,
+               log_q: torch.Tensor, hit: torch.Tensor, gen: torch.Generator,
+               hard: torch.Tensor):
+        """Keep the m_c highest-scoring of the m_c * k hard candidates, and every easy one:
+        (vectors (B, m_c + m_o, d), log_q, hit, hard). The identity when k = 1."""
+        h = self.m_c * self.k
+        if self.k == 1 or h == 0:
+            return neg_vec, log_q, hit, hard
+        kept = top_by_score(user, neg_vec[:, :h], self.m_c, log_q[:, :h], hit[:, :h],
+                            hard[:, :h], hit=hit[:, :h])
+        rest = (neg_vec[:, h:], log_q[:, h:], hit[:, h:], hard[:, h:])
+        return tuple(torch.cat([a, b], 1) for a, b in zip(kept, rest))

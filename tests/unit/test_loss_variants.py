@@ -113,7 +113,26 @@ def test_edis_count_logq_weighs_the_virtual_block_like_its_sources():
     assert out["count"] < out["sources"]
 
 
+def test_hard_candidates_keep_the_models_hardest_same_cluster_draws():
+    x, cl = _clusters()
+    k, m_c, m_o = 4, 2, 3
+    s = MSACSampler(cl.l1, cl.l2, cl.centroids1, m_c, m_o, 1.0, hard_candidates=k)
+    pos = torch.arange(len(x))
+    neg = s.sample(pos, pos, torch.Generator().manual_seed(0))
+    assert neg.ids.shape == (len(x), m_c * k + m_o) and neg.hard[:, :m_c * k].all()
+    emb = torch.from_numpy(x)
+    user = emb[pos]                                   # a user who looks like the positive
+    hit = torch.zeros(neg.ids.shape, dtype=torch.bool)
+    vec, lq, ht, hard = s.select(user, emb[pos], emb[neg.ids], neg.log_q, hit, None, neg.hard)
+    assert vec.shape == (len(x), m_c + m_o, x.shape[1]) and hard[:, :m_c].all()
+    cand = (user.unsqueeze(1) * emb[neg.ids[:, :m_c * k]]).sum(-1)
+    kept = (user.unsqueeze(1) * vec[:, :m_c]).sum(-1)
+    assert torch.allclose(kept, cand.topk(m_c, dim=1).values)     # the hardest m_c
+    assert torch.equal(vec[:, m_c:], emb[neg.ids[:, m_c * k:]])   # easy ones untouched
+
+
 @pytest.mark.parametrize("variant", [{"pool": "mixed"}, {"hard_weight": 3.0},
+                                     {"hard_candidates": 4, "hard_weight": 2.0},
                                      {"pool": "mixed", "hard_weight": 3.0,
                                       "edis_logq": "count"}])
 def test_variants_train_and_learn(variant):
@@ -129,6 +148,8 @@ def test_variants_train_and_learn(variant):
 @pytest.mark.parametrize("train_params, key", [
     ({"sampler": "dns", "pool": "mixed"}, "train.pool"),
     ({"sampler": "uniform", "hard_weight": 2.0}, "train.hard_weight"),
+    ({"sampler": "dns", "hard_candidates": 4}, "train.hard_candidates"),
+    ({"sampler": "esans", "pool": "mixed", "hard_candidates": 4}, "train.hard_candidates"),
 ])
 def test_contradictory_variant_params_are_rejected(train_params, key):
     with pytest.raises(ValueError, match=key):
