@@ -79,6 +79,8 @@ def configs(budget: int) -> dict[str, dict]:
         "esans-count": {**paper, "edis_logq": "count"},
         "esans-dyn": {**paper, "hard_candidates": 4},
         "esans-dyn-count": {**paper, "hard_candidates": 4, "edis_logq": "count"},
+        "esans-all-l1": {**paper, "exclude_own_l2": False},
+        "esans-all-l1-dyn": {**paper, "exclude_own_l2": False, "hard_candidates": 4},
         "mixed+esans": {**paper, "pool": "mixed"},
         "mixed+esans-hard4": {**paper, "pool": "mixed", "hard_weight": 4.0},
         "full": {"sampler": "full"},

@@ -137,6 +137,9 @@ class TrainParams(_Strict):
     # MSAC scores this many same-cluster candidates per hard slot with the current model and
     # keeps the highest (1: one random draw, the paper).
     hard_candidates: int = Field(1, ge=1, le=64)
+    # MSAC never draws from the positive's own level-2 cluster (likely false negatives);
+    # false: hard negatives come from all of its level-1 cluster (an ablation).
+    exclude_own_l2: bool = True
     # "mixed": a shared in-batch + ``mns_uniform`` uniform pool under every row's own
     # negatives (industrial practice: hard negatives *added* to a large corrected pool).
     pool: Literal["none", "mixed"] = "none"
@@ -200,7 +203,7 @@ class Params(_Strict):
         if t.pool != "none" and t.hard_candidates > 1:
             raise ValueError("train.hard_candidates: > 1 with train.pool: mixed is not "
                              "supported (the pool's log q needs the kept ids)")
-        for key in ("hard_weight", "hard_candidates"):
+        for key in ("hard_weight", "hard_candidates", "exclude_own_l2"):
             if getattr(t, key) != TrainParams.model_fields[key].default and \
                     t.sampler not in ("msac", "esans"):
                 raise ValueError(f"train.{key}: only msac/esans draw hard negatives, "

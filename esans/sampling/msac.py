@@ -1,7 +1,8 @@
 """MSAC negatives: hard from the positive's level-1 cluster, easy from the others.
 
 For a positive in level-1 cluster c and level-2 cluster s:
-- ``m_c`` hard negatives, uniform over cluster c minus cluster s;
+- ``m_c`` hard negatives, uniform over cluster c minus cluster s (all of c when
+  ``exclude_own_l2`` is off: an ablation of the false-negative rule);
 - ``m_o`` easy negatives: a cluster c' != c drawn with probability
   softmax(-||mu_c - mu_c'||^2 / T), then an item uniform in c'.
 Nothing is drawn from s (likely false negatives), and draws that hit the user's train items are
@@ -28,8 +29,8 @@ class MSACSampler:
 
     def __init__(self, l1: np.ndarray, l2: np.ndarray, centroids1: np.ndarray, m_c: int,
                  m_o: int, temperature: float = 1.0, seen: SeenItems | None = None,
-                 tries: int = 4, hard_candidates: int = 1) -> None:
-        self.tries, self.k = tries, hard_candidates
+                 tries: int = 4, hard_candidates: int = 1, exclude_own_l2: bool = True) -> None:
+        self.tries, self.k, self.exclude = tries, hard_candidates, exclude_own_l2
         l1 = np.array(l1, np.int64)  # copies: torch wants writable arrays
         l2 = np.array(l2, np.int64)
         order = np.lexsort((l2, l1))
@@ -56,7 +57,7 @@ class MSACSampler:
         # easy ones pick cluster c' with easy_prob[c, c'] then an item uniformly in it.
         parent = np.zeros(k2, np.int64)
         parent[l2] = l1
-        pool = np.maximum(s1[parent] - s2, 1)
+        pool = np.maximum(s1[parent] - s2 * exclude_own_l2, 1)
         self.log_hard = torch.from_numpy(np.log(max(m_c, 1e-12) / pool)).float()
         self.log_easy = torch.log(m_o * self.easy_prob.clamp(min=1e-12)
                                   / torch.from_numpy(s1).float().unsqueeze(0))
@@ -73,10 +74,11 @@ class MSACSampler:
 
     def _hard(self, c: torch.Tensor, s: torch.Tensor, n: int,
               gen: torch.Generator) -> torch.Tensor:
-        pool = (self.l1_size[c] - self.l2_size[s]).unsqueeze(1)          # (B, 1)
+        skip = self.l2_size[s] * self.exclude                             # own l2 left out
+        pool = (self.l1_size[c] - skip).unsqueeze(1)                      # (B, 1)
         r = (torch.rand((len(c), n), generator=gen) * pool.clamp(min=1)).long()
         before = (self.l2_start[s] - self.l1_start[c]).unsqueeze(1)      # items of c before s
-        off = r + (r >= before).long() * self.l2_size[s].unsqueeze(1)
+        off = r + (r >= before).long() * skip.unsqueeze(1)
         hard = self.sorted_items[(self.l1_start[c].unsqueeze(1) + off).clamp(
             max=len(self.sorted_items) - 1)]
         return torch.where(pool > 0, hard, self._easy(c, n, gen))
@@ -94,7 +96,7 @@ class MSACSampler:
         c, s = self.l1[pos].unsqueeze(1), self.l2[pos].unsqueeze(1)
         cn = self.l1[ids]
         lq = torch.where(cn == c, self.log_hard[s], self.log_easy[c, cn])
-        return lq.masked_fill(self.l2[ids] == s, -float("inf"))
+        return lq.masked_fill((self.l2[ids] == s) & self.exclude, -float("inf"))
 
     def sample(self, users: torch.Tensor, pos: torch.Tensor,
                gen: torch.Generator) -> Negatives:

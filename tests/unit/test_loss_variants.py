@@ -154,3 +154,17 @@ def test_variants_train_and_learn(variant):
 def test_contradictory_variant_params_are_rejected(train_params, key):
     with pytest.raises(ValueError, match=key):
         Params.model_validate({"train": train_params})
+
+
+def test_without_the_own_level2_rule_hard_draws_cover_the_whole_level1_cluster():
+    x, cl = _clusters()
+    s = MSACSampler(cl.l1, cl.l2, cl.centroids1, 2, 3, 1.0, exclude_own_l2=False)
+    pos = torch.zeros(20_000, dtype=torch.long)
+    neg = s.sample(pos, pos, torch.Generator().manual_seed(0))
+    hard = neg.ids[:, :2]
+    same_l1 = np.flatnonzero(cl.l1 == cl.l1[0])
+    assert set(hard.unique().tolist()) == set(same_l1.tolist())   # own l2 included
+    # and logQ stays unbiased over that larger support
+    score = torch.from_numpy(np.random.default_rng(1).normal(0, 1, len(x))).float()
+    est = torch.exp(score[neg.ids] - neg.log_q).sum(1).mean().item()
+    assert est == pytest.approx(torch.exp(score).sum().item(), rel=0.03)
