@@ -200,6 +200,9 @@ class Params(_Strict):
         if t.pool != "none" and t.sampler not in ("uniform", "popularity", "msac", "esans"):
             raise ValueError(f"train.pool: {t.pool} needs a sampler with a tractable log q "
                              f"(uniform, popularity, msac, esans), not {t.sampler}")
+        if t.edis and t.sampler == "full":
+            raise ValueError("train.edis: EDIS mixes sampled negatives; the full softmax "
+                             "(train.sampler: full) has none")
         if t.pool != "none" and t.hard_candidates > 1:
             raise ValueError("train.hard_candidates: > 1 with train.pool: mixed is not "
                              "supported (the pool's log q needs the kept ids)")

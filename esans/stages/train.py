@@ -61,6 +61,7 @@ def train(p: Params) -> dict:
 
     from esans import distributed
     from esans.train import train as fit
+    from esans.train import uses_edis
 
     t0 = time.perf_counter()
     world = distributed.init()       # torchrun --nproc_per_node N: data-parallel ranks
@@ -68,7 +69,7 @@ def train(p: Params) -> dict:
     res = fit(p.train, data, p.seed, log=log.info if world.is_main else lambda s: None,
               checkpoint=CHECKPOINT, key=run_key(p, data),
               progress=log.isEnabledFor(logging.INFO))  # a bar with ETA unless --quiet
-    report = {"sampler": p.train.sampler, "edis": p.train.sampler == "esans" or p.train.edis,
+    report = {"sampler": p.train.sampler, "edis": uses_edis(p.train),
               "epochs_run": len(res.history), "best_epoch": res.best_epoch,
               "best_valid_recall@50": res.best_valid_recall50,
               "mean_step_ms": round(1000 * res.mean_step_s, 3), "world_size": world.size}

@@ -149,6 +149,8 @@ def test_variants_train_and_learn(variant):
     ({"sampler": "dns", "pool": "mixed"}, "train.pool"),
     ({"sampler": "uniform", "hard_weight": 2.0}, "train.hard_weight"),
     ({"sampler": "dns", "hard_candidates": 4}, "train.hard_candidates"),
+    ({"sampler": "full", "edis": True}, "train.edis"),
+    ({"sampler": "uniform", "exclude_own_l2": False}, "train.exclude_own_l2"),
     ({"sampler": "esans", "pool": "mixed", "hard_candidates": 4}, "train.hard_candidates"),
 ])
 def test_contradictory_variant_params_are_rejected(train_params, key):
