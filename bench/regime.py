@@ -447,7 +447,7 @@ def report(bests: list[str], ratio_sets: list[tuple[str, int]]) -> None:
          "step_ratios": ratios}, indent=1))
     md = markdown(summary, ratios, bests)
     OUT.with_suffix(".md").write_text(md)
-    plot(summary, bests[-1], OUT.with_suffix(".png"))
+    plot(summary, bests[0], OUT.with_suffix(".png"))
     print(md)
 
 
@@ -461,7 +461,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch threads per run")
     ap.add_argument("--report", action="store_true", help="tables and plot from what ran")
     ap.add_argument("--best", nargs="*", default=["esans-paper", "esans-count"],
-                    help="ESANS configs whose lift is reported (the plot shows the last)")
+                    help="ESANS configs whose lift is reported (the plot shows the first)")
     ap.add_argument("--steps-for", nargs="*", default=[], help="dataset:budget step ratios")
     ap.add_argument("--one", nargs=4, metavar=("DATASET", "CONFIG", "BUDGET", "SEED"),
                     help=argparse.SUPPRESS)
