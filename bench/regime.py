@@ -33,8 +33,12 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from esans.train import TrainData
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "bench/.work/regime"
@@ -131,8 +135,7 @@ def _prepare_ml100k() -> dict:
             "n_items": split["items"].height,
             "content": np.load(work / "data/fuse/items.npy"),
             "l1": cl["l1"].to_numpy(), "l2": cl["l2"].to_numpy(),
-            "centroids1": np.load(work / "data/cluster/centroids1.npy"),
-            "labels": np.zeros(split["items"].height, np.int64)}
+            "centroids1": np.load(work / "data/cluster/centroids1.npy")}
 
 
 def _prepare_synthetic(dataset: str, seed: int) -> dict:
@@ -154,7 +157,7 @@ def _prepare_synthetic(dataset: str, seed: int) -> dict:
     raw = WORK / dataset / "raw"
     if not (raw / "interactions").exists():
         generate(sp, raw, seed)
-    ids, vectors = read_item_vectors(raw / "items")
+    _, vectors = read_item_vectors(raw / "items")
     items = pl.concat([pl.read_parquet(f, columns=["item_id", "label"])
                        for f in sorted((raw / "items").glob("part-*.parquet"))])
     inter = (pl.concat([pl.read_parquet(f) for f in sorted((raw / "interactions").glob("*.parquet"))])
@@ -173,14 +176,28 @@ def _prepare_synthetic(dataset: str, seed: int) -> dict:
           f"NMI(l1, group) {nmi(labels // STRUCTURE['topics_per_group'], cl.l1):.3f} "
           f"NMI(l2, topic) {nmi(labels, cl.l2):.3f}", flush=True)
     return {**a, "n_users": n_users, "n_items": n_items, "content": content, "l1": cl.l1,
-            "l2": cl.l2, "centroids1": cl.centroids1, "labels": labels}
+            "l2": cl.l2, "centroids1": cl.centroids1}
 
 
 # ---------------------------------------------------------------- one run
 
-def load(dataset: str):
+def load(dataset: str) -> tuple[dict, TrainData]:
+    """The prepared arrays and the TrainData every config trains on (validation on a fixed
+    sample of ``VALID_USERS`` users: the same every epoch and config)."""
+    from esans.train import TrainData
+
     z = dict(np.load(prepare(dataset)))
-    return z
+    vu, vi = z["valid_users"], z["valid_items"]
+    users = np.unique(vu)
+    if len(users) > VALID_USERS:
+        keep = np.isin(vu, np.random.default_rng(0).choice(users, VALID_USERS, replace=False))
+        vu, vi = vu[keep], vi[keep]
+    data = TrainData(n_users=int(z["n_users"]), n_items=int(z["n_items"]),
+                     train_users=z["train_users"], train_items=z["train_items"],
+                     train_pos=z["train_pos"], valid_users=vu, valid_items=vi,
+                     content=z["content"].astype(np.float32), l1=z["l1"], l2=z["l2"],
+                     centroids1=z["centroids1"].astype(np.float32))
+    return z, data
 
 
 def train_params(dataset: str, overrides: dict, threads: int):
@@ -188,34 +205,21 @@ def train_params(dataset: str, overrides: dict, threads: int):
 
     epochs, patience = EPOCHS[dataset.removeprefix("ctl-")]
     base = {"epochs": epochs, "patience": patience, "threads": threads,
-            "valid_users": VALID_USERS, "checkpoint_every": 10 ** 9}
+            "checkpoint_every": 10 ** 9}
     p = Params.model_validate({"train": {**base, **overrides}})  # cross-field rules apply
     return p.train
 
 
 def run_one(dataset: str, config: str, budget: int, seed: int, threads: int) -> dict:
-    import torch
-
     from esans.data.history import Histories
-    from esans.metrics import recall_ndcg
-    from esans.rank import topk_masked, user_vectors
+    from esans.rank import heldout_metrics
     from esans.sampling.base import SeenItems
-    from esans.train import TrainData, train
+    from esans.train import train
 
-    z = load(dataset)
-    n_users, n_items = int(z["n_users"]), int(z["n_items"])
+    z, data = load(dataset)
     tp = train_params(dataset, configs(budget)[config], threads)
-    vu, vi = z["valid_users"], z["valid_items"]
-    users = np.unique(vu)
-    if len(users) > VALID_USERS:  # a fixed sample: the same users every epoch and config
-        keep = np.isin(vu, np.random.default_rng(0).choice(users, VALID_USERS, replace=False))
-        vu, vi = vu[keep], vi[keep]
-    data = TrainData(n_users=n_users, n_items=n_items, train_users=z["train_users"],
-                     train_items=z["train_items"], train_pos=z["train_pos"], valid_users=vu,
-                     valid_items=vi, content=z["content"].astype(np.float32), l1=z["l1"],
-                     l2=z["l2"], centroids1=z["centroids1"].astype(np.float32))
     held = SeenItems(np.concatenate([z["valid_users"], z["test_users"]]),
-                     np.concatenate([z["valid_items"], z["test_items"]]), n_items)
+                     np.concatenate([z["valid_items"], z["test_items"]]), data.n_items)
     t0 = time.perf_counter()
     res = train(tp, data, seed, log=lambda s: None, heldout=held)
     train_s = time.perf_counter() - t0
@@ -224,20 +228,13 @@ def run_one(dataset: str, config: str, budget: int, seed: int, threads: int) -> 
     si = np.concatenate([z["train_items"], z["valid_items"]])
     sp = np.concatenate([z["train_pos"], z["valid_pos"]])
     order = np.lexsort((sp, su))
-    seen = Histories(su[order], si[order], n_users)
+    seen = Histories(su[order], si[order], data.n_users)
     test_users = np.unique(z["test_users"])
     if len(test_users) > EVAL_USERS:
         test_users = np.sort(np.random.default_rng(0).choice(test_users, EVAL_USERS,
                                                              replace=False))
-    with torch.inference_mode():
-        items = res.model.all_items()
-        uv = user_vectors(res.model, test_users, seen, tp.history_len, items)
-        top = topk_masked(uv, items, test_users, seen, max(KS))
-    tu, ti = z["test_users"], z["test_items"]
-    o = np.argsort(tu, kind="stable")
-    tu, ti = tu[o], ti[o]
-    lo, hi = np.searchsorted(tu, test_users, "left"), np.searchsorted(tu, test_users, "right")
-    m = recall_ndcg(top, [ti[a:b] for a, b in zip(lo, hi)], KS)
+    m = heldout_metrics(res.model, test_users, seen, tp.history_len, z["test_users"],
+                        z["test_items"], KS)
     best = res.best_epoch
     return {"dataset": dataset, "config": config, "budget": budget, "seed": seed,
             **{k: v for k, v in m.items()}, "epochs": len(res.history), "best_epoch": best,
@@ -254,20 +251,14 @@ def step_ratios(dataset: str, budget: int, names: list[str], steps: int = 60) ->
     """Median step time of each config / uniform's, alternating steps in one process."""
     import torch
 
-    from esans.train import TrainData
     from timing import alternating_step_times
 
-    z = load(dataset)
+    z, data = load(dataset)
     torch.set_num_threads(2)
-    data = TrainData(n_users=int(z["n_users"]), n_items=int(z["n_items"]),
-                     train_users=z["train_users"], train_items=z["train_items"],
-                     train_pos=z["train_pos"], valid_users=z["valid_users"],
-                     valid_items=z["valid_items"], content=z["content"].astype(np.float32),
-                     l1=z["l1"], l2=z["l2"], centroids1=z["centroids1"].astype(np.float32))
     arms = {n: train_params(dataset, configs(budget)[n], 2)
             for n in ["uniform", *[n for n in names if n != "uniform"]]}
     t = alternating_step_times(arms, data, steps, warmup=5,
-                               sparse_ids=int(z["n_items"]) >= 100_000)
+                               sparse_ids=data.n_items >= 100_000)
     med = {n: float(np.median(v["step_s"])) for n, v in t.items()}
     return {n: med[n] / med["uniform"] for n in med} | {"uniform_ms": 1000 * med["uniform"]}
 

@@ -77,13 +77,11 @@ def prepare(work: Path, dataset: Path) -> None:
 def run_one(work: Path, overrides: dict, seed: int) -> dict:
     """Train one config in this process and score it on test."""
     import polars as pl
-    import torch
 
     os.chdir(work)
     from esans.config import load_params
     from esans.data.history import Histories
-    from esans.metrics import recall_ndcg
-    from esans.rank import topk_masked, user_vectors
+    from esans.rank import heldout_metrics
     from esans.sampling.base import SeenItems
     from esans.stages.train import _train_data
     from esans.train import train
@@ -101,13 +99,9 @@ def run_one(work: Path, overrides: dict, seed: int) -> dict:
     seen = Histories(seen_df["user_idx"].to_numpy(), seen_df["item_idx"].to_numpy(),
                      data.n_users)
     users = np.unique(split["test"]["user_idx"].to_numpy())
-    with torch.inference_mode():
-        items = res.model.all_items()
-        uv = user_vectors(res.model, users, seen, tp.history_len, items)
-        top = topk_masked(uv, items, users, seen, max(KS))
-    g = split["test"].group_by("user_idx").agg(pl.col("item_idx"))
-    truth = dict(zip(g["user_idx"].to_list(), g["item_idx"].to_list()))
-    m = recall_ndcg(top, [np.asarray(truth[u]) for u in users], KS)
+    m = heldout_metrics(res.model, users, seen, tp.history_len,
+                        split["test"]["user_idx"].to_numpy(), split["test"]["item_idx"].to_numpy(),
+                        KS)
     return {"seed": seed, **{k: v for k, v in m.items() if k != "n_users"},
             "epochs": len(res.history), "best_epoch": res.best_epoch,
             "valid_recall@50": res.best_valid_recall50, "train_s": train_s,

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from esans.data.history import Histories
+from esans.metrics import recall_ndcg
 from esans.model.towers import TwoTower
 
 
@@ -36,3 +37,18 @@ def topk_masked(user_vecs: torch.Tensor, item_vecs: torch.Tensor, users: np.ndar
         scores[rows, items] = -float("inf")
         out.append(torch.topk(scores, min(k, scores.shape[1]), dim=1).indices.numpy())
     return np.concatenate(out) if out else np.zeros((0, k), np.int64)
+
+
+def heldout_metrics(model: TwoTower, users: np.ndarray, seen: Histories, history_len: int,
+                    held_users: np.ndarray, held_items: np.ndarray,
+                    ks: list[int]) -> dict[str, float]:
+    """Recall@K / NDCG@K of ``users`` (sorted, unique) against their held-out (user, item)
+    pairs: the whole catalogue ranked from each user's ``seen`` history, seen items masked."""
+    with torch.inference_mode():
+        items = model.all_items()
+        uv = user_vectors(model, users, seen, history_len, items)
+        top = topk_masked(uv, items, users, seen, max(ks))
+    order = np.argsort(held_users, kind="stable")
+    hu, hi = held_users[order], held_items[order]
+    lo, up = np.searchsorted(hu, users, side="left"), np.searchsorted(hu, users, side="right")
+    return recall_ndcg(top, [hi[a:b] for a, b in zip(lo, up)], ks)

@@ -19,16 +19,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from tqdm import tqdm
 
 from esans import distributed
 from esans.config import TrainParams
 from esans.data.history import Histories
 from esans.io import atomic_path
-from esans.metrics import recall_ndcg
 from esans.model.loss import full_softmax, sampled_softmax_logits, scores
 from esans.model.towers import TwoTower
-from esans.rank import topk_masked, user_vectors
+from esans.rank import heldout_metrics
 from esans.sampling import edis
 from esans.sampling.base import Sampler, SeenItems
 from esans.sampling.dns import DNSSampler
@@ -105,16 +105,10 @@ def valid_recall(model: TwoTower, data: TrainData, train_hist: Histories,
     if len(users) == 0:
         return 0.0
     model.eval()
-    with torch.inference_mode():
-        items = model.all_items()
-        uv = user_vectors(model, users, train_hist, history_len, items)
-        top = topk_masked(uv, items, users, train_hist, k)
+    m = heldout_metrics(model, users, train_hist, history_len, data.valid_users,
+                        data.valid_items, [k])
     model.train()
-    order = np.argsort(data.valid_users, kind="stable")
-    vu, vi = data.valid_users[order], data.valid_items[order]
-    bounds = np.searchsorted(vu, users, side="left"), np.searchsorted(vu, users, side="right")
-    truth = [vi[a:b] for a, b in zip(*bounds)]
-    return recall_ndcg(top, truth, [k])[f"recall@{k}"]
+    return m[f"recall@{k}"]
 
 
 def build_pool(p: TrainParams, data: TrainData) -> MixedSampler | None:
@@ -167,8 +161,6 @@ def batch_loss(model: TwoTower, p: TrainParams, sampler: Sampler | None, seen: S
             nv, log_q, hit, hard = select(uv, iv, nv, log_q, hit, gen, hard)
         else:
             nv, log_q, hit = select(uv, iv, nv, log_q, hit, gen)
-    bonus = (hard.float() * float(np.log(p.hard_weight))
-             if hard is not None and p.hard_weight != 1.0 else None)        # (B, m)
     neg_score = scores(uv, nv)                                              # (B, m)
     n_real = neg_score.shape[1]
     if uses_edis(p):
@@ -180,8 +172,6 @@ def batch_loss(model: TwoTower, p: TrainParams, sampler: Sampler | None, seen: S
         neg_score = torch.cat([neg_score, scores(uv, vv)], 1)               # (B, m + V)
         log_q = torch.cat([log_q, vq], 1)
         hit = torch.cat([hit, torch.zeros(vq.shape, dtype=torch.bool)], 1)
-        if bonus is not None:
-            bonus = torch.cat([bonus, torch.zeros(vq.shape)], 1)
     if shared is not None:
         # one sample from two independent proposals: an id's expected count is the sum
         log_q = torch.cat([torch.logaddexp(log_q[:, :n_real], pool.log_q(neg.ids, b)),
@@ -191,8 +181,10 @@ def batch_loss(model: TwoTower, p: TrainParams, sampler: Sampler | None, seen: S
         neg_score = torch.cat([neg_score, uv @ pv.T], 1)
         log_q = torch.cat([log_q, pool_q], 1)
         hit = torch.cat([hit, (pool_ids == i.unsqueeze(1)) | seen.contains(u, pool_ids)], 1)
-        if bonus is not None:
-            bonus = torch.cat([bonus, torch.zeros(pool_q.shape)], 1)
+    bonus = None  # hard real negatives (the first n_real columns) count hard_weight times
+    if hard is not None and p.hard_weight != 1.0:
+        bonus = F.pad(hard.float(), (0, neg_score.shape[1] - n_real)) * float(
+            np.log(p.hard_weight))                                          # (B, all)
     loss = sampled_softmax_logits((uv * iv).sum(-1), neg_score, log_q, p.temperature, hit,
                                   p.logq_correction, bonus)
     return loss, info

@@ -102,11 +102,9 @@ class MSACSampler:
                gen: torch.Generator) -> Negatives:
         c, s = self.l1[pos], self.l2[pos]
         ids = pick_unseen(self._draw(c, s, gen), users, self.seen)
-        # a drawn id is in s only when s is all of c (hard slots filled by easy draws) or
-        # after a failed redraw; its log q is then the hard pool's, never -inf
-        lq = self.log_q(pos, ids)
-        lq = torch.where(torch.isinf(lq), self.log_hard[s].unsqueeze(1), lq)
-        return Negatives(ids, lq, hard=self.l1[ids] == c.unsqueeze(1))
+        # every candidate comes from outside s (hard pool, or easy draws from other level-1
+        # clusters), so the drawn ids' log q is finite
+        return Negatives(ids, self.log_q(pos, ids), hard=self.l1[ids] == c.unsqueeze(1))
 
     def select(self, user: torch.Tensor, pos_vec: torch.Tensor, neg_vec: torch.Tensor,
                log_q: torch.Tensor, hit: torch.Tensor, gen: torch.Generator,

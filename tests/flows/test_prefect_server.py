@@ -57,7 +57,8 @@ class Server:
 
     def __init__(self, project: Path, home: Path) -> None:
         self.project = project
-        self.api = f"http://127.0.0.1:{_free_port()}/api"
+        self.port = _free_port()
+        self.api = f"http://127.0.0.1:{self.port}/api"
         self.env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_API_URL": self.api,
                     "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1",
                     "ESANS_PROJECT_DIR": str(project),
@@ -96,7 +97,7 @@ def server(tiny_project, tmp_path):
     srv = Server(tiny_project, tmp_path / "prefect")
     try:
         _wait_healthy(srv.api, srv.start("server", "start", "--host", "127.0.0.1", "--port",
-                                         srv.api.rsplit(":", 1)[1].split("/")[0]))
+                                         str(srv.port)))
         srv.cli("work-pool", "create", "esans-process", "--type", "process")
         yield srv
     finally:

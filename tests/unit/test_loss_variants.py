@@ -14,7 +14,7 @@ from esans.sampling import edis
 from esans.sampling.mixed import MixedSampler
 from esans.sampling.msac import MSACSampler
 from esans.sampling.uniform import UniformSampler
-from esans.train import TrainData, batch_loss, build_pool, build_sampler, train
+from esans.train import batch_loss, build_pool, build_sampler, train
 from esans.data.history import Histories
 from esans.model.towers import TwoTower
 from esans.sampling.base import SeenItems
