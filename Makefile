@@ -27,9 +27,11 @@ install: $(BIN)/esans
 	$(BIN)/dvc init --quiet
 	$(BIN)/dvc config core.analytics false
 
-## Full pipeline on params.yaml (default: the embedded synthetic data); prints the metrics.
+## Full pipeline on params.yaml (default: the embedded synthetic data), then the promotion
+## gate (the first model becomes the champion that `esans recommend` serves); prints metrics.
 pipeline: install .dvc/config
 	$(BIN)/dvc repro
+	$(BIN)/esans promote
 	$(BIN)/dvc metrics show metrics.json
 
 ## The whole pipeline as a Prefect flow on the ephemeral API.

@@ -80,6 +80,7 @@ for _stage, _doc in [
     ("train", "Train the two-tower model with the sampler named in params."),
     ("index", "Build the faiss index over the item tower's vectors."),
     ("evaluate", "Full-catalogue Recall@K / NDCG@K on valid and test; write top-200 lists."),
+    ("bundle", "Package model, id mappings, index and lineage into models/bundle (verified)."),
     ("report", "Write reports/index.html from the metrics and stage reports."),
 ]:
     _make(_stage, _doc)
@@ -94,45 +95,51 @@ def _table(rows: list[dict]) -> str:
     return "\n".join([line({c: c for c in cols})] + [line(r) for r in rows])
 
 
-def _workspace(params: Path):
-    from esans.config import load_params
-    from esans.query import Workspace
+_CANDIDATE = typer.Option(False, "--candidate",
+                          help="serve the workspace's latest bundle (models/bundle) instead "
+                               "of the promoted champion (models/current)")
 
-    p = load_params(params)
-    return p, Workspace(history_len=p.train.history_len)
+
+def _server(candidate: bool):
+    from esans.query import Server
+
+    return Server.open(Path("."), candidate=candidate)
 
 
 @app.command()
 def recommend(user: str = typer.Option(..., "--user", "-u", help="user id (original)"),
               k: int = typer.Option(10, "-k", help="how many"),
-              as_json: bool = typer.Option(False, "--json"), params: Path = _PARAMS) -> None:
-    """Top-k unseen items for a user, from the faiss index."""
+              as_json: bool = typer.Option(False, "--json"),
+              candidate: bool = _CANDIDATE) -> None:
+    """Top-k unseen items for a user, from the promoted model's faiss index."""
     _setup(False, True)
-    _, ws = _workspace(params)
-    rows = ws.recommend(user, k)
+    rows = _server(candidate).recommend(user, k)
     typer.echo(json.dumps(rows, indent=1) if as_json else _table(rows))
 
 
 @app.command()
 def similar(item: str = typer.Option(..., "--item", "-i", help="item id (original)"),
             k: int = typer.Option(10, "-k"), as_json: bool = typer.Option(False, "--json"),
-            params: Path = _PARAMS) -> None:
-    """Items whose trained vectors are nearest to this item's."""
+            candidate: bool = _CANDIDATE) -> None:
+    """Items whose trained vectors are nearest to this item's (promoted model)."""
     _setup(False, True)
-    _, ws = _workspace(params)
-    rows = ws.similar(item, k)
+    rows = _server(candidate).similar(item, k)
     typer.echo(json.dumps(rows, indent=1) if as_json else _table(rows))
 
 
 @app.command()
 def negatives(item: str = typer.Option(..., "--item", "-i", help="item id (original)"),
               seed: int = typer.Option(0, "--seed"),
-              as_json: bool = typer.Option(False, "--json"), params: Path = _PARAMS) -> None:
-    """The hard/easy negatives MSAC draws for this item, with cluster ids, and EDIS's mixes."""
+              as_json: bool = typer.Option(False, "--json"), candidate: bool = _CANDIDATE
+              ) -> None:
+    """The hard/easy negatives MSAC draws for this item, with cluster ids, and EDIS's mixes,
+    with the served model's clusters and its training params."""
     _setup(False, True)
-    p, ws = _workspace(params)
-    t = p.train
-    out = ws.negatives(item, t.m_c, t.m_o, t.easy_temperature, t.edis_lambda, seed)
+    from esans.config import load_params
+
+    server = _server(candidate)
+    t = load_params(server.bundle.path / "params.yaml").train
+    out = server.negatives(item, t.m_c, t.m_o, t.easy_temperature, t.edis_lambda, seed)
     if as_json:
         typer.echo(json.dumps(out, indent=1))
         return
@@ -146,9 +153,72 @@ def negatives(item: str = typer.Option(..., "--item", "-i", help="item id (origi
                         "nearest item": v["nearest_item"]} for v in out["virtual"]]))
 
 
+@app.command()
+def promote(force: bool = typer.Option(False, "--force",
+                                       help="promote even if the gate rejects it"),
+            as_json: bool = typer.Option(False, "--json", help="the gate's decision as JSON"),
+            params: Path = _PARAMS) -> None:
+    """Gate the workspace's bundle against the champion and promote it if it passes."""
+    _setup(False, False)
+    from esans import registry
+    from esans.config import load_params
+
+    p = load_params(params).promote
+    d = registry.promote(Path("."), metric=p.metric, max_drop=p.max_recall_drop,
+                         compare_last=p.compare_last, keep=p.keep, force=force)
+    if as_json:
+        typer.echo(json.dumps(d.as_dict(), indent=1))
+        raise typer.Exit(0 if d.promote or "identical" in d.reason else 1)
+    rows = [{"model": c["id"] + (" (champion)" if c["champion"] else ""),
+             f"valid {d.metric} on this split": c["rescored"],
+             "at its promotion": c["at_promotion"]} for c in d.compared]
+    if rows:
+        rows.insert(0, {"model": "candidate", f"valid {d.metric} on this split": d.candidate,
+                        "at its promotion": "-"})
+        typer.echo(_table(rows) + "\n")
+    if d.promote:
+        typer.echo(f"promoted {d.model_id}: {d.reason}")
+        if d.pushed_to:
+            typer.echo(f"pushed to DVC remote {d.pushed_to!r}; commit registry/{d.model_id}.dvc "
+                       f"to restore it anywhere with `esans checkout {d.model_id}`")
+        return
+    same = "identical" in d.reason
+    typer.echo(("not promoted: " if same else "rejected: ") + d.reason,
+               err=not same)
+    raise typer.Exit(0 if same else 1)
+
+
+@app.command()
+def rollback(model_id: str = typer.Argument(None, help="registry id (default: the model "
+                                                       "served before the current one)")
+             ) -> None:
+    """Serve an earlier promoted bundle again (atomic switch of models/current)."""
+    from esans import registry
+
+    typer.echo(f"now serving {registry.rollback(Path('.'), model_id)}")
+
+
+@app.command()
+def checkout(model_id: str = typer.Argument(..., help="registry id")) -> None:
+    """Fetch a promoted bundle from the DVC remote (registry/<id>.dvc) and serve it."""
+    from esans import registry
+
+    typer.echo(f"now serving {registry.checkout(Path('.'), model_id)}")
+
+
+@app.command()
+def models() -> None:
+    """The registry: bundles served so far, the current one starred."""
+    from esans import registry
+
+    typer.echo(_table(registry.listing(Path("."))))
+
+
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        rc = app(standalone_mode=False)   # a command's typer.Exit(code) comes back as code
+        if isinstance(rc, int) and rc:
+            sys.exit(rc)
     except EsansError as exc:
         typer.echo(f"esans: error: {exc}", err=True)
         sys.exit(2)

@@ -169,9 +169,12 @@ class EvaluateParams(_Strict):
 
 
 class PromoteParams(_Strict):
-    # A candidate is promoted unless its validation Recall@50 is below the promoted model's
-    # by more than this (absolute).
+    # A candidate is promoted unless its validation metric is below the best of the last
+    # `compare_last` served models by more than this (absolute); all re-scored on the
+    # candidate's validation split.
     max_recall_drop: float = Field(0.01, ge=0, le=1)
+    compare_last: int = Field(3, ge=1, le=20)
+    keep: int = Field(5, ge=1)                 # registry bundles kept (older ones pruned)
     metric: Literal["recall@20", "recall@50", "recall@100", "recall@200", "ndcg@50"] = \
         "recall@50"
 
@@ -211,6 +214,9 @@ class Params(_Strict):
                     t.sampler not in ("msac", "esans"):
                 raise ValueError(f"train.{key}: only msac/esans draw hard negatives, "
                                  f"not {t.sampler}")
+        if self.promote.keep < self.promote.compare_last:
+            raise ValueError(f"promote.keep: {self.promote.keep} is below promote.compare_last "
+                             f"({self.promote.compare_last}); the gate needs those bundles")
         return self
 
 

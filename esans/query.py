@@ -1,50 +1,51 @@
 """Ask the trained pipeline questions: recommendations, similar items, MSAC/EDIS negatives.
 
-Reads the artifacts the stages published (``esans.paths``); used by ``esans recommend``,
-``esans similar`` and ``esans negatives``.
+Serves one verified model bundle (``esans.bundle``): the promoted champion by default, never
+the workspace's loose outputs, so a failed or half-finished ``dvc repro`` cannot change an
+answer. Used by ``esans recommend``, ``esans similar`` and ``esans negatives``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 import torch
 
 from esans import paths
+from esans.bundle import Bundle
 from esans.errors import EsansError
-from esans.io import read_npy, read_parquet
 
 
-@dataclass
-class Workspace:
-    history_len: int = 50
+class Server:
+    """Answers queries from one model bundle (``models/current`` unless told otherwise)."""
 
-    @cached_property
-    def items(self) -> pl.DataFrame:
-        ids = read_parquet(paths.SPLIT / "items.parquet")
-        meta = read_parquet(paths.INGEST_ITEMS).select("item_id", "title", "image_path")
-        return ids.join(meta, on="item_id", how="left").sort("item_idx")
+    def __init__(self, bundle: Bundle) -> None:
+        self.bundle = bundle
+        self.items = bundle.items
+        self.users = bundle.users
 
-    @cached_property
-    def users(self) -> pl.DataFrame:
-        return read_parquet(paths.SPLIT / "users.parquet")
+    @classmethod
+    def open(cls, root: Path, candidate: bool = False) -> "Server":
+        """The champion at ``root`` (or, with ``candidate``, the workspace's latest bundle)."""
+        root = Path(root)
+        path = root / (paths.BUNDLE if candidate else paths.CURRENT)
+        if not candidate and not path.is_symlink():
+            raise EsansError("no promoted model to serve yet: run `esans promote` (or "
+                             "`--candidate` to query the workspace's latest bundle)",
+                             path=path, rule="serve")
+        if candidate and not path.exists():
+            raise EsansError("no model bundle yet (run `dvc repro`)", path=path, rule="serve")
+        return cls(Bundle(path))
 
-    @cached_property
+    @property
     def index(self):
-        import faiss
+        return self.bundle.index
 
-        path = paths.INDEX / "serving.faiss"        # the IVF one, when index.serving: ivf
-        path = path if path.exists() else paths.INDEX / "items.faiss"
-        if not path.exists():
-            raise EsansError("file not found (run `dvc repro` first)", path=path)
-        return faiss.read_index(str(path))
-
-    @cached_property
+    @property
     def item_vectors(self) -> np.ndarray:
-        return read_npy(paths.INDEX / "item_vectors.npy")
+        return self.bundle.item_vectors
 
     def item_idx(self, item_id: str) -> int:
         hit = self.items.filter(pl.col("item_id") == str(item_id))
@@ -64,22 +65,19 @@ class Workspace:
         """Top-k unseen items for a user, from the full history the pipeline saw."""
         from esans.data.history import Histories
         from esans.evaluate import rank_with_index
-        from esans.stages.common import load_model
 
         hit = self.users.filter(pl.col("user_id") == str(user_id))
         if hit.height == 0:
             raise EsansError(f"unknown user id {user_id!r}", rule="user_id")
         u = int(hit["user_idx"][0])
-        inter = pl.concat([read_parquet(paths.SPLIT / f"{s}.parquet")
-                           for s in ("train", "valid", "test")]).filter(pl.col("user_idx") == u)
-        inter = inter.sort("pos")
-        hist = Histories(inter["user_idx"].to_numpy(), inter["item_idx"].to_numpy(),
-                         self.users.height)
-        model, meta = load_model()
+        inter = self.bundle.interactions.filter(pl.col("user_idx") == u).sort("pos")
+        hist = Histories(inter["user_idx"].to_numpy().astype(np.int64),
+                         inter["item_idx"].to_numpy().astype(np.int64), self.users.height)
+        model = self.bundle.model
         with torch.inference_mode():
             iv = torch.from_numpy(self.item_vectors)
             ut = torch.tensor([u])
-            h = hist.last(ut, meta["history_len"])
+            h = hist.last(ut, self.bundle.meta["history_len"])
             uv = model.users(ut, h, iv[h.clamp(min=0)]).numpy()
         top = rank_with_index(self.index, uv, np.array([u]), hist, k)[0]
         top = top[top >= 0]
@@ -98,10 +96,8 @@ class Workspace:
         from esans.sampling.msac import MSACSampler
 
         i = self.item_idx(item_id)
-        a = read_parquet(paths.CLUSTER / "assignments.parquet")
-        l1, l2 = a["l1"].to_numpy(), a["l2"].to_numpy()
-        s = MSACSampler(l1, l2, read_npy(paths.CLUSTER / "centroids1.npy"), m_c, m_o,
-                        temperature)
+        l1, l2, centroids = self.bundle.clusters()
+        s = MSACSampler(l1, l2, centroids, m_c, m_o, temperature)
         g = torch.Generator().manual_seed(seed)
         neg = s.sample(torch.tensor([-1]), torch.tensor([i]), g)
         ids = neg.ids[0].numpy()

@@ -1,104 +1,318 @@
-"""Model registry and promotion gate.
+"""Champion and candidates: the promotion gate, the registry, rollback and restore.
 
-A promoted model is a folder ``models/registry/<id>/`` holding the candidate model, its faiss
-index, metrics, params and dvc.lock; ``models/current`` is a symlink to the one in service,
-switched atomically (a new symlink renamed over the old). ``models/registry.jsonl`` records
-every promotion with its lineage: data hashes, dvc.lock hash, git commit, params, metrics.
+- The *candidate* is the workspace's latest bundle (``models/bundle``, written by the
+  ``bundle`` stage). The *champion* is the bundle ``models/current`` points at; it is the only
+  model ``esans recommend/similar/negatives`` serve by default.
+- ``promote`` copies the candidate into ``models/registry/<id>/``, verifies the copy, and
+  switches ``models/current`` to it with one atomic symlink rename. The gate in front of it
+  re-scores the champion (and up to ``compare_last`` - 1 earlier champions) on the
+  candidate's validation split with the same protocol, so the comparison is between models,
+  not between splits, and a run of small drops cannot creep past the best recent model.
+  A candidate whose model hash equals the champion's is not promoted again.
+- ``rollback`` switches ``models/current`` back to an earlier bundle; ``prune`` keeps the
+  last ``keep`` promoted bundles.
+- With a DVC remote, a promoted bundle is also tracked by ``registry/<id>.dvc`` (commit it to
+  git) and pushed; ``checkout`` brings it back into any clone with ``dvc pull``.
+
+``models/registry.jsonl`` logs every promote, rollback and checkout with its lineage.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
 import subprocess
+import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from esans import paths
+from esans.bundle import Bundle, verify
 from esans.errors import EsansError
+from esans.lock import workspace_lock
+
+LOG = Path("models/registry.jsonl")
+LOCK = Path("models/.registry.lock")
 
 
-@dataclass(frozen=True)
+@dataclass
 class Decision:
     promote: bool
     reason: str
-    candidate: float
-    current: float | None
+    metric: str
+    candidate: float | None = None
+    # every compared model, re-scored on the candidate's validation split:
+    # {id, rescored, at_promotion}
+    compared: list[dict] = field(default_factory=list)
+    users: int = 0
+    model_id: str | None = None
+    pushed_to: str | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
 
 
-def decide(candidate: dict, current: dict | None, metric: str, max_drop: float) -> Decision:
-    """Gate on the *validation* metric: promote unless it fell by more than ``max_drop``."""
-    new = float(candidate["valid"][metric])
-    if current is None:
-        return Decision(True, f"first model (valid {metric} {new:.4f})", new, None)
-    old = float(current["valid"][metric])
-    if new < old - max_drop:
-        return Decision(False, f"valid {metric} {new:.4f} is below the promoted model's "
-                               f"{old:.4f} by more than {max_drop}", new, old)
-    return Decision(True, f"valid {metric} {new:.4f} vs promoted {old:.4f} "
-                          f"(allowed drop {max_drop})", new, old)
+# --- registry state ---------------------------------------------------------------------
+
+def current_id(root: Path) -> str | None:
+    link = Path(root) / paths.CURRENT
+    return Path(os.readlink(link)).name if link.is_symlink() else None
 
 
-def current_metrics(root: Path = Path(".")) -> dict | None:
-    cur = root / paths.CURRENT
-    if not cur.exists():
-        return None
-    return json.loads((cur / "metrics.json").read_text())
+def events(root: Path) -> list[dict]:
+    log = Path(root) / LOG
+    if not log.exists():
+        return []
+    return [json.loads(x) for x in log.read_text().splitlines() if x.strip()]
 
 
-def _sha(path: Path) -> str | None:
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+def served_history(root: Path) -> list[str]:
+    """Ids that were made current, oldest first (each once, at its latest switch)."""
+    order: list[str] = []
+    for e in events(root):
+        if e.get("event") in ("promote", "rollback", "checkout"):
+            if e["id"] in order:
+                order.remove(e["id"])
+            order.append(e["id"])
+    return order
 
 
-def lineage(root: Path, metrics: dict) -> dict:
-    import yaml
-
-    lock = root / "dvc.lock"
-    data_hashes = {}
-    if lock.exists():
-        stages = yaml.safe_load(lock.read_text()).get("stages", {})
-        for name in ("ingest", "split"):
-            for o in stages.get(name, {}).get("outs", []):
-                data_hashes[o["path"]] = o.get("md5")
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
-                                text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        commit = None
-    return {"data_hashes": data_hashes, "dvc_lock_sha256": _sha(lock), "git_commit": commit,
-            "params": yaml.safe_load((root / "params.yaml").read_text()), "metrics": metrics}
-
-
-def promote(root: Path = Path("."), note: str = "") -> dict:
-    """Copy the candidate into the registry, switch ``models/current`` to it, log lineage."""
+def listing(root: Path) -> list[dict]:
+    """Bundles this registry has served, most recent first, with their validation metric."""
     root = Path(root)
-    metrics_path = root / paths.METRICS
-    if not (root / paths.MODELS / "model.pt").exists() or not metrics_path.exists():
-        raise EsansError("no evaluated candidate model to promote (run the pipeline first)",
-                         path=root / paths.MODELS)
-    metrics = json.loads(metrics_path.read_text())
-    model_id = time.strftime("%Y%m%dT%H%M%S") + "-" + _sha(root / paths.MODELS / "model.pt")[:8]
-    dest = root / paths.REGISTRY / model_id
-    tmp = dest.with_name(f".{model_id}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(root / paths.MODELS, tmp / "model")
-    shutil.copytree(root / paths.INDEX, tmp / "index")
-    for f in (metrics_path, root / "params.yaml", root / "dvc.lock"):
-        if f.exists():
-            shutil.copy2(f, tmp / f.name)
-    record = {"id": model_id, "promoted_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-              "note": note, **lineage(root, metrics)}
-    (tmp / "lineage.json").write_text(json.dumps(record, indent=1, default=str))
-    os.replace(tmp, dest)
-    link = root / paths.CURRENT
-    new_link = link.with_name(".current.tmp")
-    if new_link.is_symlink() or new_link.exists():
-        new_link.unlink()
-    os.symlink(Path("registry") / model_id, new_link)
-    os.replace(new_link, link)  # atomic switch: readers see the old or the new model
-    with open(root / "models/registry.jsonl", "a") as fh:
+    cur = current_id(root)
+    promoted = {e["id"]: e for e in events(root) if e.get("event") == "promote"}
+    rows = []
+    for i in reversed(served_history(root)):
+        e = promoted.get(i, {})
+        here = (root / paths.REGISTRY / i).is_dir()
+        rows.append({"id": i, "current": "*" if i == cur else "",
+                     "promoted_at": e.get("at", "(checked out)"),
+                     "valid recall@50": (e.get("valid") or {}).get("recall@50", ""),
+                     "local": "yes" if here else "no (esans checkout)"})
+    return rows
+
+
+def champion(root: Path) -> Bundle | None:
+    link = Path(root) / paths.CURRENT
+    if not link.is_symlink():
+        return None
+    return Bundle(link)
+
+
+def _log(root: Path, record: dict) -> None:
+    log = Path(root) / LOG
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "a") as fh:
         fh.write(json.dumps(record, default=str) + "\n")
-    return record
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _switch(root: Path, model_id: str) -> None:
+    """Point models/current at registry/<id>: a new symlink renamed over the old one."""
+    link = Path(root) / paths.CURRENT
+    tmp = link.with_name(".current.tmp")
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    os.symlink(Path(paths.REGISTRY.name) / model_id, tmp)
+    os.replace(tmp, link)  # readers see the old or the new bundle, never neither
+
+
+# --- the gate -----------------------------------------------------------------------------
+
+def gate(root: Path, candidate: Bundle, metric: str, max_drop: float,
+         compare_last: int) -> Decision:
+    """Should ``candidate`` replace the champion? Scores the candidate and the last
+    ``compare_last`` served bundles on the candidate's validation split (users every compared
+    model knows), and promotes unless the candidate is more than ``max_drop`` below the best.
+    """
+    root = Path(root)
+    champ = champion(root)
+    if champ is None:
+        return Decision(True, "no champion yet: promoting the first model", metric,
+                        candidate=_stored(candidate.metrics, metric))
+    if champ.model_hash == candidate.model_hash:
+        return Decision(False, f"identical to the champion {current_id(root)} (same model "
+                               "hash): nothing to promote", metric,
+                        candidate=_stored(candidate.metrics, metric))
+    ids = [i for i in reversed(served_history(root))
+           if (root / paths.REGISTRY / i).is_dir()][:compare_last]
+    cur = current_id(root)
+    if cur not in ids:
+        ids = [cur, *ids][:max(1, compare_last)]
+    others = [(i, Bundle(root / paths.REGISTRY / i)) for i in ids]
+    held, seen = candidate.table("valid"), candidate.table("train")
+    users = set(held["user_id"].unique().to_list())
+    for _, b in others:
+        users &= set(b.users["user_id"].to_list())
+    if not users:
+        return Decision(True, "no validation user is known to the champion (a new user "
+                              "base): promoting without comparison", metric,
+                        candidate=_stored(candidate.metrics, metric))
+    users_l = sorted(users)
+    k = int(metric.split("@")[1])
+    cand = candidate.score(held, seen, users_l, [k])[metric]
+    stored = {e["id"]: e.get("valid", {}).get(metric) for e in events(root)
+              if e.get("event") == "promote"}
+    compared = [{"id": i, "rescored": round(b.score(held, seen, users_l, [k])[metric], 6),
+                 "at_promotion": stored.get(i), "champion": i == cur} for i, b in others]
+    best = max(compared, key=lambda c: c["rescored"])
+    what = "the champion" if best["champion"] else f"earlier champion {best['id']}"
+    d = Decision(cand >= best["rescored"] - max_drop, "", metric, round(cand, 6), compared,
+                 len(users_l))
+    d.reason = (f"valid {metric} {cand:.4f} vs {what} {best['rescored']:.4f}, both on this "
+                f"validation split ({len(users_l)} users; allowed drop {max_drop})")
+    if not d.promote:
+        d.reason = "below the best recent model: " + d.reason
+    return d
+
+
+def _stored(metrics: dict, metric: str) -> float | None:
+    v = metrics.get("valid", {}).get(metric)
+    return None if v is None else float(v)
+
+
+# --- promote / rollback / prune / checkout -------------------------------------------------
+
+def promote(root: Path, *, metric: str = "recall@50", max_drop: float = 0.01,
+            compare_last: int = 3, keep: int = 5, force: bool = False,
+            note: str = "") -> Decision:
+    """Gate the workspace's bundle and, if it passes (or ``force``), make it the champion."""
+    root = Path(root)
+    with workspace_lock(root / LOCK, wait_s=60, what="registry change"):
+        candidate = Bundle(root / paths.BUNDLE)
+        try:
+            d = gate(root, candidate, metric, max_drop, compare_last)
+        except EsansError as exc:    # e.g. a corrupted champion: it cannot be compared
+            if not force:
+                raise EsansError(f"cannot compare with the served models: {exc} "
+                                 "(`esans promote --force` promotes without comparing)") \
+                    from None
+            d = Decision(False, f"not compared ({exc})", metric)
+        if force and not d.promote and "identical" not in d.reason:
+            d.promote, d.reason = True, "forced: " + d.reason
+        if not d.promote:
+            return d
+        model_id = time.strftime("%Y%m%dT%H%M%S") + "-" + candidate.model_hash[:8]
+        dest = root / paths.REGISTRY / model_id
+        tmp = dest.with_name(f".{model_id}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(candidate.path, tmp)
+        verify(tmp)                       # the copy is complete and intact before it serves
+        os.replace(tmp, dest)
+        _switch(root, model_id)
+        d.model_id = model_id
+        _log(root, {"event": "promote", "id": model_id, "at": _now(),
+                    "reason": d.reason, "note": note, "model_hash": candidate.model_hash,
+                    "valid": candidate.metrics.get("valid"),
+                    "test": candidate.metrics.get("test"),
+                    "git": candidate.manifest.get("git"), "gate": d.as_dict()})
+        d.pushed_to = push(root, model_id)
+        prune(root, keep)
+    return d
+
+
+def rollback(root: Path, model_id: str | None = None) -> str:
+    """Serve ``model_id`` (default: the bundle served before the current one) again."""
+    root = Path(root)
+    with workspace_lock(root / LOCK, wait_s=60, what="registry change"):
+        cur = current_id(root)
+        if model_id is None:
+            earlier = [i for i in served_history(root) if i != cur
+                       and (root / paths.REGISTRY / i).is_dir()]
+            if not earlier:
+                raise EsansError("no earlier model in the registry to roll back to",
+                                 path=root / paths.REGISTRY, rule="rollback")
+            model_id = earlier[-1]
+        folder = root / paths.REGISTRY / model_id
+        if not folder.is_dir():
+            hint = " (run `esans checkout` to fetch it from the DVC remote)" \
+                if (root / paths.POINTERS / f"{model_id}.dvc").exists() else ""
+            raise EsansError(f"no model {model_id!r} in the registry{hint}",
+                             path=root / paths.REGISTRY, rule="rollback")
+        verify(folder)
+        _switch(root, model_id)
+        _log(root, {"event": "rollback", "id": model_id, "at": _now(), "from": cur})
+    return model_id
+
+
+def prune(root: Path, keep: int) -> list[str]:
+    """Delete registry bundles beyond the ``keep`` most recently served (never the current)."""
+    root = Path(root)
+    cur = current_id(root)
+    keep_ids = set(list(reversed(served_history(root)))[:keep]) | {cur}
+    removed = []
+    reg = root / paths.REGISTRY
+    for d in sorted(reg.iterdir()) if reg.is_dir() else []:
+        if d.is_dir() and not d.name.startswith(".") and d.name not in keep_ids:
+            shutil.rmtree(d)
+            removed.append(d.name)
+    return removed
+
+
+def _dvc() -> str:
+    exe = Path(sys.executable).with_name("dvc")
+    return str(exe) if exe.exists() else "dvc"
+
+
+def _dvc_run(root: Path, *args: str) -> subprocess.CompletedProcess:
+    proc = subprocess.run([_dvc(), *args], cwd=root, capture_output=True, text=True)
+    if proc.returncode != 0:
+        msg = (proc.stderr or proc.stdout).strip().splitlines()
+        raise EsansError(f"`dvc {' '.join(args)}` failed: {msg[-1] if msg else proc.returncode}",
+                         rule="dvc")
+    return proc
+
+
+def default_remote(root: Path) -> str | None:
+    if not (Path(root) / ".dvc").is_dir():
+        return None
+    proc = subprocess.run([_dvc(), "remote", "default"], cwd=root, capture_output=True,
+                          text=True)
+    name = proc.stdout.strip()
+    return name if proc.returncode == 0 and name else None
+
+
+def push(root: Path, model_id: str) -> str | None:
+    """Track ``models/registry/<id>`` with ``registry/<id>.dvc`` and push it (with the
+    pipeline's outputs) to the default DVC remote; None (and nothing written) when no remote
+    is configured."""
+    remote = default_remote(root)
+    if remote is None:
+        return None
+    pointer = Path(root) / paths.POINTERS / f"{model_id}.dvc"
+    pointer.parent.mkdir(parents=True, exist_ok=True)
+    rel = os.path.relpath(Path(root) / paths.REGISTRY / model_id, pointer.parent)
+    pointer.write_text(f"# esans model bundle {model_id}: `esans checkout {model_id}`\n"
+                       f"outs:\n- path: {rel}\n")
+    _dvc_run(root, "commit", "--force", "--quiet", str(pointer.relative_to(root)))
+    # the bundle, and the pipeline outputs its dvc.lock names (to reproduce or inspect them)
+    targets = ["dvc.yaml"] if (Path(root) / "dvc.yaml").exists() else []
+    _dvc_run(root, "push", "--quiet", *targets, str(pointer.relative_to(root)))
+    return remote
+
+
+def checkout(root: Path, model_id: str) -> str:
+    """Bring bundle ``model_id`` back from the DVC remote (via ``registry/<id>.dvc``), verify
+    it, and serve it."""
+    root = Path(root)
+    pointer = root / paths.POINTERS / f"{model_id}.dvc"
+    if not (root / paths.REGISTRY / model_id).is_dir():
+        if not pointer.exists():
+            raise EsansError(f"no model {model_id!r} here and no {pointer.name} to fetch it "
+                             "with (is the commit that promoted it checked out?)",
+                             path=pointer, rule="checkout")
+        _dvc_run(root, "pull", "--quiet", str(pointer.relative_to(root)))
+    with workspace_lock(root / LOCK, wait_s=60, what="registry change"):
+        verify(root / paths.REGISTRY / model_id)
+        prev = current_id(root)
+        _switch(root, model_id)
+        _log(root, {"event": "checkout", "id": model_id, "at": _now(), "from": prev})
+    return model_id
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")

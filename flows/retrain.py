@@ -5,8 +5,9 @@
    ``force``): end in seconds with an "up to date" artifact.
 3. Otherwise run every stage in ``dvc.yaml`` order as a task; DVC reruns only stale ones, and
    stages that nothing upstream touched are skipped from Prefect's cache (keyed on dvc.lock).
-4. Promotion gate on validation Recall@50 against ``models/current``; a rejected model leaves
-   the current one serving and fails the flow run with the reason.
+4. Promotion gate (``esans.registry``, the code behind ``esans promote``): the workspace's
+   bundle against the champion, both re-scored on the candidate's validation split; a
+   rejected model leaves the champion serving and fails the flow run with the reason.
 
 Run locally with Prefect's ephemeral API:  python -m flows.retrain
 Deploy (see prefect.yaml):                 prefect deploy --all
@@ -41,18 +42,25 @@ def _markdown(metrics: dict, runs: list[dict], decision: dict | None) -> str:
         lines.append(f"| {split} | " + " | ".join(f"{m[f'recall@{k}']:.4f}" for k in ks)
                      + f" | {m.get('ndcg@50', float('nan')):.4f} |")
     if decision is not None:
-        cur = decision["current"]
-        lines += ["", f"**Promotion:** {'promoted' if decision['promote'] else 'REJECTED'} — "
-                      f"{decision['reason']}", "",
-                  f"| {decision['metric']} | candidate | promoted |", "|---|---|---|",
-                  f"| | {decision['candidate']:.4f} | "
-                  f"{'-' if cur is None else f'{cur:.4f}'} |"]
+        verdict = ("promoted " + decision["model_id"] if decision["promote"] else
+                   "not promoted" if decision["identical"] else "REJECTED")
+        lines += ["", f"**Promotion:** {verdict} — {decision['reason']}", "",
+                  f"| model | valid {decision['metric']} on the candidate's split | "
+                  "at its own promotion |", "|---|---|---|",
+                  f"| candidate | {decision['candidate']} | - |"]
+        lines += [f"| {c['id']}{' (champion)' if c['champion'] else ''} | {c['rescored']} | "
+                  f"{c['at_promotion']} |" for c in decision["compared"]]
     lines += ["", "| stage | ran | seconds |", "|---|---|---|"]
     lines += [f"| {r['stage']} | "
               f"{'yes' if r['ran'] else 'no (Prefect cache)' if r.get('cached') else 'no (DVC)'}"
               f" | {r['seconds']} |" for r in runs]
     lines += ["", "Full report: `reports/index.html`."]
     return "\n".join(lines)
+
+
+def _reject(decision: dict | None) -> None:
+    if decision is not None and not decision["promote"] and not decision["identical"]:
+        raise ModelRejected(f"model rejected: {decision['reason']}; models/current unchanged")
 
 
 @flow(name="retrain", log_prints=True)
@@ -73,11 +81,17 @@ def retrain(project_dir: str = ".", force: bool = False, source: str | None = No
         order = stage_order(root / "dvc.yaml")
         runs = [run_stage(order[0], str(root), force)]
         stale = stale_stages(str(root))
-        if not force and not stale and (root / "metrics.json").exists():
+        if not force and not stale and (root / "models/bundle").exists():
+            # nothing to retrain; the workspace's bundle may still await promotion (e.g. after
+            # `make pipeline`): the gate says so, or that it is the champion already
+            decision = gate(str(root)) if promote else None
             create_markdown_artifact(key="esans-retrain", markdown=(
                 "# esans retrain: up to date\n\nNo data, code or params changed since the last "
-                "run; nothing was retrained."), description="esans retrain")
-            return {"up_to_date": True, "stages": runs}
+                "run; nothing was retrained." + (f"\n\n**Promotion:** {decision['reason']}"
+                                                  if decision else "")),
+                description="esans retrain")
+            _reject(decision)
+            return {"up_to_date": True, "stages": runs, "promotion": decision}
         affected = downstream(stale, root / "dvc.yaml")
         dask = load_params(root / "params.yaml").encode.dask
         keys = dvc_cache_keys(root, affected)
@@ -93,8 +107,7 @@ def retrain(project_dir: str = ".", force: bool = False, source: str | None = No
         decision = gate(str(root)) if promote else None
         create_markdown_artifact(key="esans-retrain", markdown=_markdown(metrics, runs, decision),
                                  description="esans retrain metrics")
-        if decision is not None and not decision["promote"]:
-            raise ModelRejected(f"model rejected: {decision['reason']}; models/current unchanged")
+        _reject(decision)
     return {"up_to_date": False, "metrics": metrics, "stages": runs, "promotion": decision}
 
 

@@ -22,6 +22,8 @@ def stale_stages(project_dir: str) -> list[str]:
     status = json.loads(out or "{}")
     stale = []
     for stage, changes in status.items():
+        if stage.endswith(".dvc"):       # registry/<id>.dvc: a promoted bundle, not a stage
+            continue
         name = stage.split(":")[-1]
         real = [c for c in changes if c != "always changed"]
         if real:
@@ -53,29 +55,11 @@ def set_params(project_dir: str, overrides: dict[str, object]) -> None:
 
 @task(name="promotion-gate")
 def gate(project_dir: str) -> dict:
-    """Compare the candidate with the promoted model; promote or reject (never both)."""
+    """`esans promote`: gate the workspace's bundle against the champion (both re-scored on
+    the candidate's validation split) and promote it if it passes."""
     root = Path(project_dir)
     p = load_params(root / "params.yaml").promote
-    candidate = json.loads((root / "metrics.json").read_text())
-    current = registry.current_metrics(root)
-    d = registry.decide(candidate, current, p.metric, p.max_recall_drop)
-    result = {"promote": d.promote, "reason": d.reason, "candidate": d.candidate,
-              "current": d.current, "metric": f"valid {p.metric}"}
-    if d.promote:
-        result["model_id"] = registry.promote(root, note=d.reason)["id"]
-        result["pushed_to"] = push_artifacts(project_dir)
+    d = registry.promote(root, metric=p.metric, max_drop=p.max_recall_drop,
+                         compare_last=p.compare_last, keep=p.keep)
     get_run_logger().info("promotion gate: %s", d.reason)
-    return result
-
-
-def push_artifacts(project_dir: str) -> str | None:
-    """`dvc push` the promoted run's artifacts to the default DVC remote, if one is set
-    (a local folder in tests; S3 with `pip install dvc-s3` and `dvc remote add -d s3://...`)."""
-    remotes = subprocess.run([_dvc(), "remote", "list"], cwd=project_dir, capture_output=True,
-                             text=True, check=True).stdout.split()
-    if not remotes:
-        return None
-    subprocess.run([_dvc(), "push", "--quiet"], cwd=project_dir, check=True,
-                   capture_output=True, text=True)
-    get_run_logger().info("pushed artifacts to DVC remote %s", remotes[0])
-    return remotes[0]
+    return {**d.as_dict(), "identical": d.model_id is None and "identical" in d.reason}

@@ -78,7 +78,9 @@ def tiny_project(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def built_project(tmp_path_factory) -> Path:
-    """A tiny project after one full `dvc repro` (shared by the pipeline and CLI tests)."""
+    """A tiny project after `make pipeline`'s steps: one full `dvc repro`, then `esans promote`
+    (shared by the pipeline and CLI tests; copy it before changing it)."""
     p = make_project(tmp_path_factory.mktemp("built"))
     run([str(BIN / "dvc"), "repro"], p, timeout=900)
+    run([str(BIN / "esans"), "promote"], p)
     return p

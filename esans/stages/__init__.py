@@ -12,7 +12,7 @@ from collections.abc import Callable
 from esans.config import Params
 
 NAMES = ["ingest", "validate", "split", "encode", "behaviour", "fuse", "cluster", "train",
-         "index", "evaluate", "report"]
+         "index", "evaluate", "bundle", "report"]
 
 
 def get(name: str) -> Callable[[Params], dict]:

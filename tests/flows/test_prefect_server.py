@@ -152,6 +152,7 @@ def test_deployment_run_on_a_real_server(server):
     arts = server.query(artifacts)
     assert [r.state.type.value for r in runs] == ["COMPLETED"]
     assert arts and "Recall@50" in arts[0].data and "promoted" in arts[0].data
-    assert (tiny_project / "models/current/model/model.pt").exists()
+    assert (tiny_project / "models/current/model.pt").exists()
     record = json.loads((tiny_project / "models/registry.jsonl").read_text().splitlines()[0])
-    assert record["metrics"]["test"]["recall@50"] > 0 and record["dvc_lock_sha256"]
+    assert record["event"] == "promote" and record["test"]["recall@50"] > 0
+    assert (tiny_project / "models/current/dvc.lock").exists()

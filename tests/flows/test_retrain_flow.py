@@ -48,12 +48,14 @@ def test_retrain_flow_runs_gates_promotes_and_skips_when_up_to_date(tiny_project
         assert result["promotion"]["pushed_to"] == "store"       # promoted artifacts pushed
         assert sum(1 for f in remote.rglob("*") if f.is_file()) > 10
         current = os.readlink(p / "models/current")
-        assert (p / "models/current/model/model.pt").exists()
+        assert (p / "models/current/model.pt").exists()
+        assert (p / "registry" / f"{result['promotion']['model_id']}.dvc").exists()
 
         # nothing changed: ends early, nothing retrained
         t0 = time.perf_counter()
         again = retrain(project_dir=str(p))
         assert again["up_to_date"] and [r["stage"] for r in again["stages"]] == ["ingest"]
+        assert again["promotion"]["identical"] and not again["promotion"]["promote"]
         assert time.perf_counter() - t0 < 30
 
         # a deliberately worse model (one epoch at a tiny learning rate) is rejected
@@ -62,7 +64,7 @@ def test_retrain_flow_runs_gates_promotes_and_skips_when_up_to_date(tiny_project
         (p / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
         state = retrain(project_dir=str(p), return_state=True)
         assert state.is_failed()
-        assert "model rejected" in state.message and "below the promoted model" in state.message
+        assert "model rejected" in state.message and "below the best recent" in state.message
         assert os.readlink(p / "models/current") == current
         assert len((p / "models/registry.jsonl").read_text().splitlines()) == 1
 
@@ -74,5 +76,5 @@ def test_retrain_flow_runs_gates_promotes_and_skips_when_up_to_date(tiny_project
         by_stage = {r["stage"]: r for r in last["stages"]}
         upstream = ["validate", "split", "encode", "behaviour", "fuse", "cluster"]
         assert all(by_stage[s].get("cached") for s in upstream), by_stage
-        assert all(by_stage[s]["ran"] for s in ["train", "index", "evaluate", "report"])
+        assert all(by_stage[s]["ran"] for s in ["train", "index", "evaluate", "bundle", "report"])
         assert not by_stage["ingest"].get("cached")               # always-changed: never cached

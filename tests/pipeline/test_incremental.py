@@ -44,5 +44,6 @@ def test_only_downstream_stages_rerun(tmp_path):
     params["train"]["sampler"] = "uniform"
     (p / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     third = run([dvc, "repro"], p, timeout=900)
-    assert _ran(third) == {"ingest", "train", "index", "evaluate", "report"}, _ran(third)
+    assert _ran(third) == {"ingest", "train", "index", "evaluate", "bundle",
+                          "report"}, _ran(third)
     shutil.rmtree(p / ".cache", ignore_errors=True)

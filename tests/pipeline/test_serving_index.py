@@ -37,7 +37,9 @@ def test_ivf_serving_index_is_reported_and_used(built_project, tmp_path):
     ivf = faiss.read_index(str(p / "data/index/serving.faiss"))
     assert faiss.extract_index_ivf(ivf).nprobe == 2
     item = pl.read_parquet(p / "data/split/items.parquet")["item_id"][3]
-    rows = json.loads(run([ESANS, "similar", "--item", item, "-k", "5", "--json"], p).stdout)
+    # the new bundle is the candidate; the promoted champion (flat index) still serves
+    rows = json.loads(run([ESANS, "similar", "--item", item, "-k", "5", "--json",
+                           "--candidate"], p).stdout)
     vecs = np.load(p / "data/index/item_vectors.npy")
     ids = pl.read_parquet(p / "data/split/items.parquet")["item_id"].to_list()
     got = [ids.index(r["item_id"]) for r in rows]

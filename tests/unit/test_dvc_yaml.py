@@ -30,7 +30,7 @@ def test_flow_order_is_a_topological_order_of_dvc_yaml():
 def test_declared_outputs_are_the_paths_the_code_writes():
     outs = {o for st in STAGES.values() for o in _entries(st, "outs")}
     for p in (paths.INGEST, paths.SPLIT, paths.ENCODE, paths.BEHAVIOUR, paths.FUSE,
-              paths.CLUSTER, paths.MODELS, paths.INDEX, paths.EVALUATE):
+              paths.CLUSTER, paths.MODELS, paths.INDEX, paths.EVALUATE, paths.BUNDLE):
         assert str(p) in outs, p
     metrics = {o for st in STAGES.values() for o in _entries(st, "metrics")}
     assert str(paths.METRICS) in metrics
@@ -49,7 +49,8 @@ def test_every_stage_depends_on_its_own_code():
 
 def test_downstream_of_a_stale_stage_is_everything_that_consumes_it():
     dvc_yaml = ROOT / "dvc.yaml"
-    assert downstream(["train"], dvc_yaml) == {"train", "index", "evaluate", "report"}
+    assert downstream(["train"], dvc_yaml) == {"train", "index", "evaluate", "bundle",
+                                               "report"}
     image_change = downstream(["encode"], dvc_yaml)
     assert "split" not in image_change and "behaviour" not in image_change
     assert {"fuse", "cluster", "train"} <= image_change

@@ -1,51 +1,87 @@
-"""Promotion gate decisions and the atomic models/current switch."""
+"""Bundle manifests and the registry's bookkeeping (promote, identical, rollback, prune) on
+small hand-made bundles; the gate's re-scoring runs on real models in
+tests/pipeline/test_promotion.py."""
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 
 from esans import paths, registry
+from esans.bundle import Bundle, verify, write_manifest
 from esans.errors import EsansError
 
 
-def _metrics(v):
-    return {"valid": {"recall@50": v}, "test": {"recall@50": v}}
+def _bundle(root: Path, weights: bytes, recall: float = 0.3) -> None:
+    """A workspace bundle with the given 'weights' (the registry never loads the model when
+    there is no champion to re-score)."""
+    b = root / paths.BUNDLE
+    b.mkdir(parents=True, exist_ok=True)
+    (b / "model.pt").write_bytes(weights)
+    (b / "meta.json").write_text("{}")
+    (b / "metrics.json").write_text(json.dumps({"valid": {"recall@50": recall}}))
+    (b / "dvc.lock").write_text(f"schema: '2.0'\n# {recall}\n")
+    write_manifest(b)
 
 
-def test_gate_decisions():
-    assert registry.decide(_metrics(0.3), None, "recall@50", 0.01).promote
-    assert registry.decide(_metrics(0.295), _metrics(0.30), "recall@50", 0.01).promote
-    d = registry.decide(_metrics(0.28), _metrics(0.30), "recall@50", 0.01)
-    assert not d.promote and "below the promoted model's 0.3000" in d.reason
+def test_manifest_hash_covers_the_model_not_its_provenance(tmp_path):
+    _bundle(tmp_path, b"w1", 0.3)
+    h1 = Bundle(tmp_path / paths.BUNDLE).model_hash
+    _bundle(tmp_path, b"w1", 0.4)                 # other metrics and dvc.lock, same model
+    assert Bundle(tmp_path / paths.BUNDLE).model_hash == h1
+    _bundle(tmp_path, b"w2", 0.3)
+    assert Bundle(tmp_path / paths.BUNDLE).model_hash != h1
 
 
-def _candidate(root, recall, weights=b"w1"):
-    (root / paths.MODELS).mkdir(parents=True, exist_ok=True)
-    (root / paths.MODELS / "model.pt").write_bytes(weights)
-    (root / paths.INDEX).mkdir(parents=True, exist_ok=True)
-    (root / paths.INDEX / "items.faiss").write_bytes(b"idx")
-    (root / "metrics.json").write_text(json.dumps(_metrics(recall)))
-    (root / "params.yaml").write_text("seed: 1\n")
+@pytest.mark.parametrize("damage, message", [
+    (lambda b: (b / "model.pt").write_bytes(b"w9"), "model.pt [bundle]: content does not match"),
+    (lambda b: (b / "model.pt").write_bytes(b"w1 "), "model.pt [bundle]: content does not match"),
+    (lambda b: (b / "meta.json").unlink(), "meta.json [bundle]: part of the model bundle is "
+                                           "missing"),
+    (lambda b: (b / "manifest.json").write_text("{"), "manifest.json [bundle]: not a model "
+                                                      "bundle"),
+    (lambda b: (b / "manifest.json").write_text('{"format": 7, "files": {}}'),
+     "bundle format 7"),
+])
+def test_verify_names_the_damaged_part(tmp_path, damage, message):
+    _bundle(tmp_path, b"w1")
+    b = tmp_path / paths.BUNDLE
+    verify(b)
+    damage(b)
+    with pytest.raises(EsansError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        verify(b)
 
 
-def test_promote_switches_current_and_records_lineage(tmp_path):
-    _candidate(tmp_path, 0.3)
-    first = registry.promote(tmp_path)
-    assert os.path.islink(tmp_path / paths.CURRENT)
-    assert (tmp_path / paths.CURRENT / "model/model.pt").read_bytes() == b"w1"
-    assert registry.current_metrics(tmp_path)["valid"]["recall@50"] == 0.3
-    _candidate(tmp_path, 0.31, b"w2")
-    second = registry.promote(tmp_path)
-    assert second["id"] != first["id"]
-    assert (tmp_path / paths.CURRENT / "model/model.pt").read_bytes() == b"w2"
-    log = [json.loads(x) for x in (tmp_path / "models/registry.jsonl").read_text().splitlines()]
-    assert [r["id"] for r in log] == [first["id"], second["id"]]
-    for key in ("data_hashes", "dvc_lock_sha256", "git_commit", "params", "metrics"):
-        assert key in log[-1]
-    assert (tmp_path / paths.REGISTRY / first["id"] / "model/model.pt").read_bytes() == b"w1"
+def test_promote_identical_rollback_and_prune(tmp_path, monkeypatch):
+    root = tmp_path
+    with pytest.raises(EsansError, match="no model bundle here"):
+        registry.promote(root)
+    _bundle(root, b"w1")
+    d1 = registry.promote(root, keep=2, compare_last=1)
+    assert d1.promote and "no champion yet" in d1.reason
+    assert os.readlink(root / paths.CURRENT) == f"registry/{d1.model_id}"
+    assert (root / paths.CURRENT / "model.pt").read_bytes() == b"w1"
+    again = registry.promote(root, keep=2, compare_last=1)
+    assert not again.promote and "identical to the champion" in again.reason
+    assert len(list((root / paths.REGISTRY).iterdir())) == 1
 
-
-def test_promote_without_candidate_is_an_error(tmp_path):
-    with pytest.raises(EsansError, match="no evaluated candidate"):
-        registry.promote(tmp_path)
+    # with a champion the gate re-scores real models; these fake ones pass it by decree
+    monkeypatch.setattr(registry, "gate", lambda *a: registry.Decision(True, "ok", "recall@50"))
+    ids = [d1.model_id]
+    for w in (b"w2", b"w3"):
+        _bundle(root, w)
+        ids.append(registry.promote(root, keep=2, compare_last=1).model_id)
+    assert registry.current_id(root) == ids[2]
+    # keep=2: the least recently served bundle is pruned
+    assert sorted(d.name for d in (root / paths.REGISTRY).iterdir()) == sorted(ids[1:])
+    assert registry.rollback(root) == ids[1]
+    assert (root / paths.CURRENT / "model.pt").read_bytes() == b"w2"
+    assert registry.rollback(root) == ids[2]          # back and forth
+    with pytest.raises(EsansError, match=f"no model '{ids[0]}'"):
+        registry.rollback(root, ids[0])
+    events = [e["event"] for e in registry.events(root)]
+    assert events == ["promote", "promote", "promote", "rollback", "rollback"]
+    rows = registry.listing(root)
+    assert [r["id"] for r in rows] == [ids[2], ids[1], ids[0]]
+    assert rows[0]["current"] == "*" and rows[2]["local"].startswith("no")

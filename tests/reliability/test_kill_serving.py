@@ -1,0 +1,93 @@
+"""SIGKILL `dvc repro` at every stage boundary and in the middle of `train` and `index`: the
+promoted champion keeps answering exactly as before, and the pipeline resumes to the result
+an uninterrupted run gives."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+import yaml
+
+from esans.bundle import Bundle
+from esans.query import Server
+from tasks.dag import stage_order
+from tests.conftest import BIN, run
+
+pytestmark = pytest.mark.slow
+
+
+def _answers(p: Path, users: list[str]) -> dict:
+    server = Server.open(p)                    # what `esans recommend` serves, freshly loaded
+    return {u: server.recommend(u, 10) for u in users}
+
+
+def _new_data(p: Path) -> None:
+    params = yaml.safe_load((p / "params.yaml").read_text())
+    params["data"]["synthetic"]["n_events"] = 4500      # every stage is stale
+    (p / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def _repro_killed(p: Path, stage: str, holding: str | None) -> str:
+    """Start `dvc repro`; SIGKILL its whole process group as ``stage`` starts (the previous
+    stage complete and recorded in dvc.lock) or, with ``holding`` (an output folder), in the
+    middle of the stage: its new output fully written to a temp folder, not yet published."""
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    marker = None
+    if holding:
+        env["ESANS_FAULT_HOLD_PUBLISH"] = Path(holding).name
+        marker = p / Path(holding).parent / f".{Path(holding).name}.holding"
+    proc = subprocess.Popen([str(BIN / "dvc"), "repro"], cwd=p, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            env=env)
+    seen = []
+    try:
+        for line in proc.stdout:
+            seen.append(line)
+            if line.startswith(f"Running stage '{stage}'"):
+                deadline = time.monotonic() + 300
+                while marker and not marker.exists():
+                    assert time.monotonic() < deadline and proc.poll() is None, "".join(seen)
+                    time.sleep(0.05)
+                break
+        else:
+            raise AssertionError(f"dvc repro ended before stage {stage}:\n{''.join(seen)}")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        if marker is not None:
+            marker.unlink(missing_ok=True)
+    return "".join(seen)
+
+
+def test_sigkill_at_every_stage_boundary_never_changes_what_is_served(built_project, tmp_path):
+    ws, ref = tmp_path / "ws", tmp_path / "ref"
+    shutil.copytree(built_project, ws, symlinks=True)
+    shutil.copytree(built_project, ref, symlinks=True)
+    users = pl.read_parquet(ws / "data/split/users.parquet")["user_id"].to_list()[:3]
+    before = _answers(ws, users)
+    _new_data(ws)
+    _new_data(ref)
+
+    kills = [(s, None) for s in stage_order(ws / "dvc.yaml")[1:]]    # ingest always reruns
+    kills.insert(kills.index(("index", None)), ("train", "models/candidate"))
+    kills.insert(kills.index(("evaluate", None)), ("index", "data/index"))
+    previous = None
+    for stage, holding in kills:
+        out = _repro_killed(ws, stage, holding)
+        if previous:            # the stage killed mid-way did not complete: it runs again
+            assert f"Running stage '{previous}'" in out, out
+        assert _answers(ws, users) == before, f"killed at {stage} ({holding}):\n{out}"
+        previous = stage if holding else None
+
+    run([str(BIN / "dvc"), "repro"], ws, timeout=900)      # resumes ...
+    run([str(BIN / "dvc"), "repro"], ref, timeout=900)     # ... to what one clean run gives
+    assert json.loads((ws / "metrics.json").read_text()) == \
+        json.loads((ref / "metrics.json").read_text())
+    assert Bundle(ws / "models/bundle").model_hash == Bundle(ref / "models/bundle").model_hash
+    assert _answers(ws, users) == before                   # still the champion until promoted
