@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install pipeline test flow clean
+.PHONY: install pipeline test flow serve stop clean
 
 $(BIN)/esans: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -37,6 +37,14 @@ pipeline: install .dvc/config
 ## The whole pipeline as a Prefect flow on the ephemeral API.
 flow: install .dvc/config
 	$(BIN)/python -m flows.retrain
+
+## Prefect server + process work pool + worker + `prefect deploy --all` (nightly at 02:00 UTC);
+## logs in .prefect/logs/. `scripts/prefect.sh run -p sampler=uniform` starts a run now.
+serve: install .dvc/config
+	bash scripts/prefect.sh start
+
+stop:
+	bash scripts/prefect.sh stop
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -26,4 +26,11 @@ METRICS = Path("metrics.json")
 
 
 def report(stage: str) -> Path:
+    """What a stage found (counts, quality): a DVC metric, hashed in dvc.lock."""
     return REPORTS / f"{stage}.json"
+
+
+def timing(stage: str) -> Path:
+    """What a stage measured (seconds, step time, latency): not declared to DVC, so an
+    identical rerun leaves dvc.lock identical."""
+    return REPORTS / "timings" / f"{stage}.json"

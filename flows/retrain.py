@@ -1,6 +1,7 @@
 """The ``retrain`` flow: bring the DVC pipeline up to date, gate, promote.
 
-1. Take the workspace lock; optionally set params (data source / path, sampler).
+1. Take the workspace lock; apply run parameters (data source / path, sampler) to
+   ``params.yaml`` for this run only (``tasks.params``: the file is byte-identical after).
 2. Run the always-changed ``ingest`` stage, then ask DVC what is stale. Nothing stale (and not
    ``force``): end in seconds with an "up to date" artifact.
 3. Otherwise run every stage in ``dvc.yaml`` order as a task; DVC reruns only stale ones, and
@@ -16,16 +17,22 @@ Deploy (see prefect.yaml):                 prefect deploy --all
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
-from prefect import flow
+from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
-from esans.config import load_params
+from esans.config import Sampler, load_params
 from esans.lock import workspace_lock
 from tasks.dag import downstream, stage_order
-from tasks.gate import gate, set_params, stale_stages
+from tasks.gate import gate, stale_stages
+from tasks.params import run_overrides
 from tasks.stages import dvc_cache_keys, run_stage
+
+
+Source = Literal["synthetic", "movielens", "files"]
 
 
 class ModelRejected(RuntimeError):
@@ -63,52 +70,99 @@ def _reject(decision: dict | None) -> None:
         raise ModelRejected(f"model rejected: {decision['reason']}; models/current unchanged")
 
 
-@flow(name="retrain", log_prints=True)
-def retrain(project_dir: str = ".", force: bool = False, source: str | None = None,
-            data_path: str | None = None, sampler: str | None = None,
-            promote: bool = True) -> dict:
-    """Retrain what upstream changes made stale, then gate and promote the new model."""
-    root = Path(project_dir).resolve()
-    with workspace_lock(root / ".dvc/tmp/esans-flow.lock", what="retrain flow"):
-        overrides = {k: v for k, v in {"data.source": source, "train.sampler": sampler}.items()
-                     if v is not None}
-        if data_path is not None:
-            key = "data.movielens.path" if (source or "movielens") == "movielens" else \
-                "data.files.interactions"
-            overrides[key] = data_path
-        if overrides:
-            set_params(str(root), overrides)
-        order = stage_order(root / "dvc.yaml")
-        runs = [run_stage(order[0], str(root), force)]
-        stale = stale_stages(str(root))
-        if not force and not stale and (root / "models/bundle").exists():
-            # nothing to retrain; the workspace's bundle may still await promotion (e.g. after
-            # `make pipeline`): the gate says so, or that it is the champion already
-            decision = gate(str(root)) if promote else None
-            create_markdown_artifact(key="esans-retrain", markdown=(
-                "# esans retrain: up to date\n\nNo data, code or params changed since the last "
-                "run; nothing was retrained." + (f"\n\n**Promotion:** {decision['reason']}"
-                                                  if decision else "")),
-                description="esans retrain")
-            _reject(decision)
-            return {"up_to_date": True, "stages": runs, "promotion": decision}
-        affected = downstream(stale, root / "dvc.yaml")
-        dask = load_params(root / "params.yaml").encode.dask
-        keys = dvc_cache_keys(root, affected)
-        for stage in order[1:]:
-            if stage == "encode" and dask.shards > 0 and (force or stage in affected):
-                from flows.encode import encode_sharded  # fills the cache on Dask first
+def _run_name() -> str:
+    """``<source>-<sampler>-<UTC date-time>``, run parameters over params.yaml."""
+    from prefect.runtime import flow_run
 
-                encode_sharded(str(root))
-            state = run_stage(stage, str(root), force, keys[stage], return_state=True)
-            runs.append({"stage": stage, "ran": False, "seconds": 0.0, "cached": True}
-                        if state.name == "Cached" else state.result())
-        metrics = json.loads((root / "metrics.json").read_text())
+    p = flow_run.parameters
+    source, sampler = p.get("source"), p.get("sampler")
+    try:
+        params = load_params(Path(p.get("project_dir") or ".") / "params.yaml")
+        source, sampler = source or params.data.source, sampler or params.train.sampler
+    except Exception:  # noqa: BLE001 - a name must never fail the run; the run reports it
+        pass
+    return f"{source or 'params'}-{sampler or 'params'}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+
+
+def _record_failure(flow, flow_run, state) -> None:
+    """on_failure / on_crashed: the reason stays beside the run, as an artifact."""
+    from prefect.artifacts import MarkdownArtifact
+
+    MarkdownArtifact(
+        key="esans-retrain-failure", description="why this esans retrain run failed",
+        flow_run_id=flow_run.id,
+        markdown=(f"# esans retrain {state.name.lower()}\n\n{state.message}\n\n"
+                  "`models/current` (the champion) still serves; `params.yaml` is unchanged. "
+                  "The flow run's logs hold each stage's output.")).create()
+
+
+@flow(name="retrain", flow_run_name=_run_name, log_prints=True,
+      on_failure=[_record_failure], on_crashed=[_record_failure])
+def retrain(project_dir: str = ".", force: bool = False, source: Source | None = None,
+            data_path: str | None = None, sampler: Sampler | None = None,
+            promote: bool = True) -> dict:
+    """Retrain what upstream changes made stale, then gate and promote the new model.
+
+    Args:
+        project_dir: The esans project (the folder with dvc.yaml); relative to the working
+            directory the deployment's pull step sets.
+        force: Rerun every stage even if DVC finds it up to date.
+        source: Data source for this run only (params.yaml's data.source otherwise).
+        data_path: Data location for this run only (data.movielens.path for movielens,
+            data.files.interactions for files).
+        sampler: Negative sampler for this run only (params.yaml's train.sampler otherwise).
+        promote: Gate the new model against the champion and promote it if it passes.
+    """
+    root = Path(project_dir).resolve()
+    overrides = {k: v for k, v in {"data.source": source, "train.sampler": sampler}.items()
+                 if v is not None}
+    if data_path is not None:
+        key = "data.movielens.path" if (source or "movielens") == "movielens" else \
+            "data.files.interactions"
+        overrides[key] = data_path
+    with workspace_lock(root / ".dvc/tmp/esans-flow.lock", what="retrain flow"), \
+            run_overrides(root, overrides):
+        if overrides:
+            get_run_logger().info("run parameters (this run only): %s", overrides)
+        return _retrain(root, force, promote, overrides)
+
+
+def _retrain(root: Path, force: bool, promote: bool, overrides: dict) -> dict:
+    note = ("" if not overrides else "\n\nRun parameters (this run only; params.yaml unchanged): "
+            + ", ".join(f"`{k}={v}`" for k, v in overrides.items()))
+    order = stage_order(root / "dvc.yaml")
+    runs = [run_stage(order[0], str(root), force)]
+    stale = stale_stages(str(root))
+    if not force and not stale and (root / "models/bundle").exists():
+        # nothing to retrain; the workspace's bundle may still await promotion (e.g. after
+        # `make pipeline`): the gate says so, or that it is the champion already
         decision = gate(str(root)) if promote else None
-        create_markdown_artifact(key="esans-retrain", markdown=_markdown(metrics, runs, decision),
-                                 description="esans retrain metrics")
+        create_markdown_artifact(key="esans-retrain", markdown=(
+            "# esans retrain: up to date\n\nNo data, code or params changed since the last "
+            "run; nothing was retrained." + note + (f"\n\n**Promotion:** {decision['reason']}"
+                                                     if decision else "")),
+            description="esans retrain")
         _reject(decision)
-    return {"up_to_date": False, "metrics": metrics, "stages": runs, "promotion": decision}
+        return {"up_to_date": True, "stages": runs, "promotion": decision}
+    affected = downstream(stale, root / "dvc.yaml")
+    dask = load_params(root / "params.yaml").encode.dask
+    keys = dvc_cache_keys(root, affected)
+    for stage in order[1:]:
+        if stage == "encode" and dask.shards > 0 and (force or stage in affected):
+            from flows.encode import encode_sharded  # fills the cache on Dask first
+
+            encode_sharded(str(root))
+        state = run_stage(stage, str(root), force, keys[stage], return_state=True)
+        runs.append({"stage": stage, "ran": False, "seconds": 0.0, "cached": True}
+                    if state.name == "Cached" else state.result())
+    metrics = json.loads((root / "metrics.json").read_text())
+    decision = gate(str(root)) if promote else None
+    create_markdown_artifact(key="esans-retrain",
+                             markdown=_markdown(metrics, runs, decision) + note,
+                             description="esans retrain metrics")
+    _reject(decision)
+    return {"up_to_date": False, "metrics": metrics, "stages": runs, "promotion": decision,
+            "overrides": overrides}
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Prefect tasks around the pipeline: what DVC finds stale, params overrides, promotion."""
+"""Prefect tasks around the pipeline: what DVC finds stale, and the promotion gate."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from prefect import get_run_logger, task
 
 from esans import registry
 from esans.config import load_params
-from esans.io import atomic_path
 from tasks.stages import _dvc
 
 
@@ -30,27 +29,6 @@ def stale_stages(project_dir: str) -> list[str]:
             stale.append(name)
     get_run_logger().info("stale stages: %s", stale or "none")
     return stale
-
-
-@task(name="set-params")
-def set_params(project_dir: str, overrides: dict[str, object]) -> None:
-    """Set dotted keys in params.yaml (comments kept), validated before it is written."""
-    from ruamel.yaml import YAML
-
-    yaml = YAML()
-    path = Path(project_dir) / "params.yaml"
-    doc = yaml.load(path.read_text())
-    for dotted, value in overrides.items():
-        node = doc
-        *parents, leaf = dotted.split(".")
-        for key in parents:
-            node = node[key]
-        node[leaf] = value
-    with atomic_path(path) as tmp:
-        with open(tmp, "w") as fh:
-            yaml.dump(doc, fh)
-        load_params(tmp)  # a bad override raises here, and params.yaml stays as it was
-    get_run_logger().info("params set: %s", overrides)
 
 
 @task(name="promotion-gate")

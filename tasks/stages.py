@@ -26,7 +26,17 @@ from prefect.context import TaskRunContext
 
 
 class StageFailed(RuntimeError):
-    pass
+    """A stage failed for a reason that may pass (killed, out of memory, a lock): retried."""
+
+
+class StageRejectedInput(StageFailed):
+    """A stage refused its input or params (an ``esans: error:`` line): the same input fails
+    the same way, so it is not retried."""
+
+
+def _transient(task, task_run, state) -> bool:
+    """Prefect's retry condition: retry everything but a rejected input."""
+    return StageRejectedInput.__name__ not in (state.message or "")
 
 
 def _dvc() -> str:
@@ -75,7 +85,7 @@ def _cache_key(context: TaskRunContext, parameters: dict) -> str | None:
 
 
 @task(name="stage", task_run_name="{stage}", retries=1, retry_delay_seconds=5,
-      cache_key_fn=_cache_key, persist_result=True)
+      retry_condition_fn=_transient, cache_key_fn=_cache_key, persist_result=True)
 def run_stage(stage: str, project_dir: str = ".", force: bool = False,
               cache_key: str | None = None) -> dict:
     """Run one DVC stage; return whether it ran and how long it took. ``cache_key`` (from
@@ -86,8 +96,12 @@ def run_stage(stage: str, project_dir: str = ".", force: bool = False,
     seconds = round(time.perf_counter() - t0, 2)
     out = proc.stdout + proc.stderr
     if proc.returncode != 0:
-        logger.error("stage %s failed after %.1fs:\n%s", stage, seconds, out[-4000:])
-        raise StageFailed(f"stage {stage!r} failed: {failure_reason(proc)}")
+        logger.error("stage %s failed after %.1fs:\n%s", stage, seconds, out[-20000:])
+        reason = failure_reason(proc)
+        error = StageRejectedInput if "esans: error:" in reason else StageFailed
+        raise error(f"stage {stage!r} failed: {reason}")
     ran = "didn't change, skipping" not in out
     logger.info("stage %s %s in %.1fs", stage, "ran" if ran else "up to date", seconds)
+    if ran:
+        logger.info("stage %s output:\n%s", stage, out[-20000:])
     return {"stage": stage, "ran": ran, "seconds": seconds}

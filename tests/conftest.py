@@ -58,7 +58,7 @@ def make_project(dest: Path, overrides: dict | None = None) -> Path:
     for name in ("esans", "tasks", "flows"):
         shutil.copytree(ROOT / name, dest / name,
                         ignore=shutil.ignore_patterns("__pycache__"))
-    (dest / ".gitignore").write_text("/data/\n/models/\n/reports/\n/metrics.json\n")
+    shutil.copy(ROOT / ".gitignore", dest / ".gitignore")
     params = yaml.safe_load((dest / "params.yaml").read_text())
     deep_update(params, TINY)
     deep_update(params, overrides or {})

@@ -9,8 +9,8 @@ import numpy as np
 
 from esans import paths
 from esans.config import Params
-from esans.io import atomic_dir, write_json
-from esans.stages.common import split_table, timed
+from esans.io import atomic_dir
+from esans.stages.common import split_table, write_report
 
 log = logging.getLogger("esans")
 
@@ -27,5 +27,5 @@ def behaviour(p: Params) -> dict:
         np.save(out / "vectors.npy", vec)
         np.save(out / "has.npy", has)
     report = {"n_items": n_items, "dim": int(vec.shape[1]), "items_with_behaviour": int(has.sum())}
-    write_json(timed(report, t0), paths.report("behaviour"))
+    report = write_report("behaviour", report, t0)
     return report

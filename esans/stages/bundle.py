@@ -8,15 +8,15 @@ from pathlib import Path
 from esans import paths
 from esans.bundle import assemble
 from esans.config import Params
-from esans.io import atomic_dir, write_json
-from esans.stages.common import timed
+from esans.io import atomic_dir
+from esans.stages.common import write_report
 
 
 def bundle(p: Params) -> dict:
     t0 = time.perf_counter()
     with atomic_dir(paths.BUNDLE) as out:
         manifest = assemble(Path("."), out)
-    report = timed({"model_hash": manifest["model_hash"], "files": len(manifest["files"]),
-                    "bytes": sum(f["bytes"] for f in manifest["files"].values())}, t0)
-    write_json(report, paths.report("bundle"))
-    return report
+    return write_report("bundle", {"model_hash": manifest["model_hash"],
+                                   "files": len(manifest["files"]),
+                                   "bytes": sum(f["bytes"] for f in manifest["files"].values())},
+                        t0)

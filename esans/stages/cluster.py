@@ -10,8 +10,8 @@ import polars as pl
 
 from esans import paths
 from esans.config import Params
-from esans.io import atomic_dir, read_npy, write_json
-from esans.stages.common import ingested, timed
+from esans.io import atomic_dir, read_npy
+from esans.stages.common import ingested, write_report
 
 log = logging.getLogger("esans")
 
@@ -41,5 +41,5 @@ def cluster(p: Params) -> dict:
         lab = labels.fill_null("?").to_numpy()
         report.update({"nmi_l1": nmi(lab, cl.l1), "purity_l1": purity(lab, cl.l1),
                        "nmi_l2": nmi(lab, cl.l2), "purity_l2": purity(lab, cl.l2)})
-    write_json(timed(report, t0), paths.report("cluster"))
+    report = write_report("cluster", report, t0)
     return report

@@ -14,8 +14,8 @@ import polars as pl
 
 from esans import paths
 from esans.config import Params
-from esans.io import atomic_dir, read_npy, write_json
-from esans.stages.common import ingested, timed
+from esans.io import atomic_dir, read_npy
+from esans.stages.common import ingested, write_report
 
 log = logging.getLogger("esans")
 
@@ -38,7 +38,7 @@ def _provided(items: pl.DataFrame, vectors: np.ndarray, t0: float) -> dict:
               "note": "items carry precomputed vectors; text and image encoders skipped"}
     log.info("encode: %d items carry their own %d-d vectors; encoders skipped",
              items.height, vectors.shape[1])
-    write_json(timed(report, t0), paths.report("encode"))
+    report = write_report("encode", report, t0)
     return report
 
 
@@ -111,10 +111,10 @@ def encode(p: Params, progress: bool = True) -> dict:
                       "has_image": [s == "ok" for s in status], "image_status": status}
                      ).write_parquet(out / "status.parquet")
     report = {"n_items": items.height, "text_dim": int(tv.shape[1]), "image_dim": int(iv.shape[1]),
-              "text_model": tp.model, "image_model": ip.model, "text_seconds": round(t_text, 3),
-              "image_seconds": round(time.perf_counter() - t0 - t_text, 3),
+              "text_model": tp.model, "image_model": ip.model,
               "text_encoded": n_text, "text_cached": items.height - n_text,
               "image_encoded": n_image, "image_status": dict(Counter(status))}
     log.info("encode: %d texts and %d images encoded, the rest from the cache", n_text, n_image)
-    write_json(timed(report, t0), paths.report("encode"))
+    report = write_report("encode", report, t0, text_seconds=round(t_text, 3),
+                          image_seconds=round(time.perf_counter() - t0 - t_text, 3))
     return report

@@ -11,7 +11,7 @@ import polars as pl
 from esans import paths
 from esans.config import Params
 from esans.io import atomic_dir, atomic_path, read_npy, write_json
-from esans.stages.common import load_model, split_table, timed
+from esans.stages.common import load_model, split_table, write_report
 
 log = logging.getLogger("esans")
 
@@ -64,5 +64,5 @@ def evaluate(p: Params) -> dict:
     metrics["sampler"] = p.train.sampler
     metrics["source"] = p.data.source
     write_json(metrics, paths.METRICS)
-    write_json(timed({"test_users": len(users)}, t0), paths.report("evaluate"))
+    write_report("evaluate", {"test_users": len(users)}, t0)
     return metrics

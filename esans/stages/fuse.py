@@ -10,8 +10,8 @@ import polars as pl
 
 from esans import paths
 from esans.config import Params
-from esans.io import atomic_dir, atomic_path, read_npy, read_parquet, write_json
-from esans.stages.common import timed
+from esans.io import atomic_dir, atomic_path, read_npy, read_parquet
+from esans.stages.common import write_report
 
 log = logging.getLogger("esans")
 
@@ -55,5 +55,5 @@ def fuse(p: Params) -> dict:
     report = {"dim": int(fused.shape[1]), "modalities": list(feats),
               "final_loss": losses[-1] if losses else None,
               "coverage": {m: float(masks[m].mean()) for m in masks}}
-    write_json(timed(report, t0), paths.report("fuse"))
+    report = write_report("fuse", report, t0)
     return report

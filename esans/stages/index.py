@@ -9,8 +9,8 @@ import numpy as np
 
 from esans import paths
 from esans.config import Params
-from esans.io import atomic_dir, write_json
-from esans.stages.common import load_model, timed
+from esans.io import atomic_dir
+from esans.stages.common import load_model, write_report
 
 log = logging.getLogger("esans")
 
@@ -26,7 +26,7 @@ def index(p: Params) -> dict:
     idx = faiss.IndexFlatIP(vecs.shape[1])
     idx.add(vecs)
     report = {"n_items": int(idx.ntotal), "dim": int(vecs.shape[1]), "type": "IndexFlatIP"}
-    serving = None
+    serving, latency = None, {}
     if p.index.serving == "ivf":
         from esans import ann
 
@@ -39,15 +39,15 @@ def index(p: Params) -> dict:
         _, exact = idx.search(q, k)
         _, approx = serving.search(q, k)
         report["serving"] = {"type": "IndexIVFFlat", "nlist": nlist, "nprobe": p.index.nprobe,
-                             f"recall@{k}_vs_exact": round(ann.recall_vs_exact(approx, exact), 4),
-                             **{f"ivf_{a}": round(b, 4) for a, b in
-                                ann.latency_ms(serving, q[:200], k).items()},
-                             **{f"exact_{a}": round(b, 4) for a, b in
-                                ann.latency_ms(idx, q[:200], k).items()}}
+                             f"recall@{k}_vs_exact": round(ann.recall_vs_exact(approx, exact), 4)}
+        latency = {**{f"ivf_{a}": round(b, 4) for a, b in
+                      ann.latency_ms(serving, q[:200], k).items()},
+                   **{f"exact_{a}": round(b, 4) for a, b in
+                      ann.latency_ms(idx, q[:200], k).items()}}
     with atomic_dir(paths.INDEX) as out:
         faiss.write_index(idx, str(out / "items.faiss"))
         if serving is not None:
             faiss.write_index(serving, str(out / "serving.faiss"))
         np.save(out / "item_vectors.npy", vecs)
-    write_json(timed(report, t0), paths.report("index"))
+    report = write_report("index", report, t0, **latency)
     return report

@@ -11,8 +11,8 @@ import polars as pl
 
 from esans import paths
 from esans.config import Params
-from esans.io import atomic_dir, write_json
-from esans.stages.common import timed
+from esans.io import atomic_dir
+from esans.stages.common import write_report
 
 log = logging.getLogger("esans")
 
@@ -46,7 +46,7 @@ def ingest(p: Params) -> dict:
         items.select("item_id").write_parquet(out / paths.INGEST_CATALOGUE.name)
         inter.write_parquet(out / paths.INGEST_INTERACTIONS.name)
     report["source"] = src
-    write_json(timed(report, t0), paths.report("ingest"))
+    report = write_report("ingest", report, t0)
     log.info("ingest: %s items, %s interactions from %s", report["n_items"],
              report["n_interactions"], src)
     return report

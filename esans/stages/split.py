@@ -7,8 +7,8 @@ import time
 
 from esans import paths
 from esans.config import Params
-from esans.io import atomic_dir, read_parquet, write_json
-from esans.stages.common import timed
+from esans.io import atomic_dir, read_parquet
+from esans.stages.common import write_report
 
 log = logging.getLogger("esans")
 
@@ -26,5 +26,5 @@ def split(p: Params) -> dict:
     report = {"n_users": s.users.height, "n_items": s.items.height, "train": s.train.height,
               "valid": s.valid.height, "test": s.test.height,
               "test_users": s.test["user_idx"].n_unique()}
-    write_json(timed(report, t0), paths.report("split"))
+    report = write_report("split", report, t0)
     return report

@@ -14,7 +14,7 @@ import polars as pl
 from esans import paths
 from esans.config import Params
 from esans.io import atomic_dir, atomic_path, read_npy, read_parquet, write_json
-from esans.stages.common import split_table, timed
+from esans.stages.common import split_table, write_report
 
 log = logging.getLogger("esans")
 
@@ -72,7 +72,7 @@ def train(p: Params) -> dict:
     report = {"sampler": p.train.sampler, "edis": uses_edis(p.train),
               "epochs_run": len(res.history), "best_epoch": res.best_epoch,
               "best_valid_recall@50": res.best_valid_recall50,
-              "mean_step_ms": round(1000 * res.mean_step_s, 3), "world_size": world.size}
+              "world_size": world.size}
     if not world.is_main:            # every rank holds the same weights; rank 0 writes
         return report
     with atomic_dir(paths.MODELS) as out:
@@ -82,7 +82,8 @@ def train(p: Params) -> dict:
                     "history_len": p.train.history_len, "sampler": p.train.sampler,
                     "best_epoch": res.best_epoch}, out / "meta.json")
     with atomic_path(paths.REPORTS / "train_history.csv") as tmp:
-        pl.DataFrame(res.history).write_csv(tmp)
-    write_json(timed(report, t0), paths.report("train"))
+        pl.DataFrame(res.history).drop("seconds").write_csv(tmp)
+    report = write_report("train", report, t0, mean_step_ms=round(1000 * res.mean_step_s, 3),
+                          epoch_seconds=[round(r["seconds"], 3) for r in res.history])
     return report
 

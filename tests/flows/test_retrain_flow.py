@@ -78,3 +78,39 @@ def test_retrain_flow_runs_gates_promotes_and_skips_when_up_to_date(tiny_project
         assert all(by_stage[s].get("cached") for s in upstream), by_stage
         assert all(by_stage[s]["ran"] for s in ["train", "index", "evaluate", "bundle", "report"])
         assert not by_stage["ingest"].get("cached")               # always-changed: never cached
+
+
+def test_a_validation_failure_is_not_retried_and_leaves_its_reason(tiny_project, monkeypatch,
+                                                                   tmp_path):
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect"))
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.testing.utilities import prefect_test_harness
+
+    from flows.retrain import retrain
+
+    p = tiny_project
+    params = yaml.safe_load((p / "params.yaml").read_text())
+    params["validate"]["min_interactions"] = 10_000_000          # the data cannot meet it
+    (p / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    before = (p / "params.yaml").read_bytes()
+    with prefect_test_harness():
+        state = retrain(project_dir=str(p), sampler="uniform", return_state=True)
+        assert state.is_failed() and "StageRejectedInput" in state.message
+        assert "esans: error:" in state.message and "validate" in state.message
+
+        async def read():
+            async with get_client() as client:
+                runs = await client.read_task_runs()
+                arts = await client.read_artifacts(artifact_filter=ArtifactFilter(
+                    key=ArtifactFilterKey(any_=["esans-retrain-failure"])))
+                return runs, arts
+
+        runs, arts = asyncio.run(read())
+    validate = [r for r in runs if r.name == "validate"]
+    assert len(validate) == 1 and validate[0].run_count == 1      # failed fast, no retry
+    assert arts and "esans: error:" in arts[0].data and "still serves" in arts[0].data
+    assert arts[0].flow_run_id == state.state_details.flow_run_id
+    assert (p / "params.yaml").read_bytes() == before              # the override is gone too

@@ -1,6 +1,7 @@
 """The `sweep` flow queues DVC experiments (`dvc exp run --queue`) and ranks them."""
 
 import json
+import shutil
 
 import pytest
 
@@ -9,7 +10,7 @@ from tests.conftest import BIN, run
 pytestmark = pytest.mark.slow
 
 
-def test_sweep_queues_dvc_experiments_and_ranks_on_validation(tiny_project, monkeypatch,
+def test_sweep_queues_dvc_experiments_and_ranks_on_validation(built_project, monkeypatch,
                                                                tmp_path):
     monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect"))
     from prefect.testing.utilities import prefect_test_harness
@@ -17,8 +18,8 @@ def test_sweep_queues_dvc_experiments_and_ranks_on_validation(tiny_project, monk
     from flows.sweep import sweep
     from tasks.sweep import experiment_name, settings_grid
 
-    p = tiny_project
-    run([str(BIN / "dvc"), "repro"], p, timeout=900)   # the baseline the experiments branch from
+    p = tmp_path / "ws"                      # the baseline the experiments branch from
+    shutil.copytree(built_project, p, symlinks=True)
     baseline = json.loads((p / "metrics.json").read_text())
     grid = {"train.m_o": [3, 4], "train.edis_lambda": [0.2]}
     with prefect_test_harness():

@@ -39,11 +39,28 @@ def test_only_downstream_stages_rerun(tmp_path):
     assert not {"split", "behaviour"} & ran, ran
     assert json.loads((p / "reports/encode.json").read_text())["text_encoded"] == 1
 
-    # a sampler change: retrain and re-evaluate, never re-encode
+    # a sampler change: retrain and re-evaluate, never re-encode; committed before and after,
+    # `dvc metrics diff` / `dvc plots diff` compare the two git revisions
+    git = ["git", "-c", "user.email=t@t", "-c", "user.name=t"]
+    run([*git, "add", "-A"], p)
+    run([*git, "commit", "-qm", "esans sampler"], p)
+    old = json.loads((p / "metrics.json").read_text())["valid"]["ndcg@50"]
     params = yaml.safe_load((p / "params.yaml").read_text())
     params["train"]["sampler"] = "uniform"
     (p / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     third = run([dvc, "repro"], p, timeout=900)
     assert _ran(third) == {"ingest", "train", "index", "evaluate", "bundle",
                           "report"}, _ran(third)
+    new = json.loads((p / "metrics.json").read_text())["valid"]["ndcg@50"]
+    run([*git, "add", "-A"], p)
+    run([*git, "commit", "-qm", "uniform sampler"], p)
+    diff = json.loads(run([dvc, "metrics", "diff", "HEAD~1", "--json"], p).stdout)
+    change = diff["metrics.json"]["valid.ndcg@50"]
+    assert (change["old"], change["new"]) == (pytest.approx(old), pytest.approx(new))
+    assert old != new and "reports/train.json" in diff and not any("timings" in f for f in diff)
+    plots = run([dvc, "plots", "diff", "HEAD~1", "--json"], p).stdout
+    data = json.loads(plots)["data"]
+    assert {"training", "recall_at_k", "fuse_alignment"} <= set(data)
+    assert data["training"][0]["revisions"] == ["workspace", "HEAD~1"]
+    assert "valid_recall@50" in plots
     shutil.rmtree(p / ".cache", ignore_errors=True)

@@ -49,7 +49,12 @@ def test_dvc_repro_end_to_end_then_noop(built_project):
     assert (p / "reports/index.html").stat().st_size > 1000
     assert np.load(p / "data/fuse/items.npy").shape[0] == 240
 
+    lock = (p / "dvc.lock").read_bytes()
     again = run([str(BIN / "dvc"), "repro"], p, timeout=300)
     out = again.stdout + again.stderr
+    # ingest always reruns; its report holds no timings, so nothing in dvc.lock moves
+    assert "Running stage 'ingest'" in out and (p / "dvc.lock").read_bytes() == lock
+    assert json.loads((p / "reports/timings/ingest.json").read_text())["seconds"] > 0
     for stage in ("split", "encode", "behaviour", "fuse", "cluster", "train", "evaluate"):
         assert f"Stage '{stage}' didn't change, skipping" in out, out
+
