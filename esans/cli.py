@@ -168,7 +168,7 @@ def promote(force: bool = typer.Option(False, "--force",
                          compare_last=p.compare_last, keep=p.keep, force=force)
     if as_json:
         typer.echo(json.dumps(d.as_dict(), indent=1))
-        raise typer.Exit(0 if d.promote or "identical" in d.reason else 1)
+        raise typer.Exit(0 if d.promote or d.identical else 1)
     rows = [{"model": c["id"] + (" (champion)" if c["champion"] else ""),
              f"valid {d.metric} on this split": c["rescored"],
              "at its promotion": c["at_promotion"]} for c in d.compared]
@@ -182,10 +182,9 @@ def promote(force: bool = typer.Option(False, "--force",
             typer.echo(f"pushed to DVC remote {d.pushed_to!r}; commit registry/{d.model_id}.dvc "
                        f"to restore it anywhere with `esans checkout {d.model_id}`")
         return
-    same = "identical" in d.reason
-    typer.echo(("not promoted: " if same else "rejected: ") + d.reason,
-               err=not same)
-    raise typer.Exit(0 if same else 1)
+    typer.echo(("not promoted: " if d.identical else "rejected: ") + d.reason,
+               err=not d.identical)
+    raise typer.Exit(0 if d.identical else 1)
 
 
 @app.command()

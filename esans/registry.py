@@ -47,6 +47,7 @@ class Decision:
     # {id, rescored, at_promotion}
     compared: list[dict] = field(default_factory=list)
     users: int = 0
+    identical: bool = False          # the candidate is the champion's model: nothing to do
     model_id: str | None = None
     pushed_to: str | None = None
 
@@ -137,13 +138,14 @@ def gate(root: Path, candidate: Bundle, metric: str, max_drop: float,
     if champ.model_hash == candidate.model_hash:
         return Decision(False, f"identical to the champion {current_id(root)} (same model "
                                "hash): nothing to promote", metric,
-                        candidate=_stored(candidate.metrics, metric))
+                        candidate=_stored(candidate.metrics, metric), identical=True)
     ids = [i for i in reversed(served_history(root))
            if (root / paths.REGISTRY / i).is_dir()][:compare_last]
     cur = current_id(root)
     if cur not in ids:
         ids = [cur, *ids][:max(1, compare_last)]
-    others = [(i, Bundle(root / paths.REGISTRY / i)) for i in ids]
+    # the champion is already loaded and verified: hashing it again would double the cost
+    others = [(i, champ if i == cur else Bundle(root / paths.REGISTRY / i)) for i in ids]
     held, seen = candidate.table("valid"), candidate.table("train")
     users = set(held["user_id"].unique().to_list())
     for _, b in others:
@@ -192,7 +194,7 @@ def promote(root: Path, *, metric: str = "recall@50", max_drop: float = 0.01,
                                  "(`esans promote --force` promotes without comparing)") \
                     from None
             d = Decision(False, f"not compared ({exc})", metric)
-        if force and not d.promote and "identical" not in d.reason:
+        if force and not d.promote and not d.identical:
             d.promote, d.reason = True, "forced: " + d.reason
         if not d.promote:
             return d

@@ -40,4 +40,4 @@ def gate(project_dir: str) -> dict:
     d = registry.promote(root, metric=p.metric, max_drop=p.max_recall_drop,
                          compare_last=p.compare_last, keep=p.keep)
     get_run_logger().info("promotion gate: %s", d.reason)
-    return {**d.as_dict(), "identical": d.model_id is None and "identical" in d.reason}
+    return d.as_dict()
