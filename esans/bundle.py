@@ -194,16 +194,9 @@ class Bundle:
 
     @cached_property
     def model(self):
-        import torch
+        from esans.model.towers import load
 
-        from esans.model.towers import TwoTower
-
-        m = self.meta
-        model = TwoTower(torch.zeros(m["n_items"], m["content_dim"]), m["n_users"], m["dim"],
-                         m["history_len"])
-        model.load_state_dict(torch.load(self.path / "model.pt", map_location="cpu",
-                                         weights_only=True))
-        return model.eval()
+        return load(self.path)[0]
 
     def clusters(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         a = pl.read_parquet(self.path / "assignments.parquet")

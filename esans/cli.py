@@ -70,6 +70,7 @@ def _make(stage: str, doc: str) -> None:
 
 
 for _stage, _doc in [
+    ("source", "Fingerprint the raw inputs (content hashes): ingest reruns when they change."),
     ("ingest", "Read the data source named in params and normalise it to the internal schema."),
     ("validate", "Check the ingested tables with great-expectations; fail on errors."),
     ("split", "Per-user temporal 80/10/10 split (valid and test are each user's latest)."),

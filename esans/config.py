@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -89,8 +89,16 @@ class FuseParams(_Strict):
     epochs: int = Field(200, ge=0)
     lr: float = Field(3e-3, gt=0)
     temperature: float = Field(0.1, gt=0)
-    weights: dict[Literal["text", "image", "behaviour", "provided"], float] = {
+    # A modality's share of the fused vector (0 drops it); at least one must be > 0.
+    weights: dict[Literal["text", "image", "behaviour", "provided"],
+                  Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)]] = {
         "text": 1.0, "image": 1.0, "behaviour": 1.0, "provided": 1.0}
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> "FuseParams":
+        if self.weights and not any(w > 0 for w in self.weights.values()):
+            raise ValueError("fuse.weights: all zero; at least one modality needs a weight > 0")
+        return self
 
 
 class ClusterParams(_Strict):
@@ -164,7 +172,8 @@ class IndexParams(_Strict):
 
 
 class EvaluateParams(_Strict):
-    ks: list[int] = [20, 50, 100, 200]
+    # cut-offs K of Recall@K / NDCG@K: 1..200 (the top-N lists hold 200 items), no repeats
+    ks: list[Annotated[int, Field(ge=1, le=200)]] = Field([20, 50, 100, 200], min_length=1)
     batch_users: int = Field(1024, ge=1)
 
 
@@ -180,7 +189,7 @@ class PromoteParams(_Strict):
 
 
 class Params(_Strict):
-    seed: int = 42
+    seed: int = Field(42, ge=0, lt=2**32)     # numpy and torch seeds
     data: DataParams = DataParams()
     validate_: ValidateParams = Field(ValidateParams(), alias="validate")
     split: SplitParams = SplitParams()
@@ -197,8 +206,8 @@ class Params(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> "Params":
-        if max(self.evaluate.ks) > 200:
-            raise ValueError("evaluate.ks: the top-N lists hold 200 items; K must be <= 200")
+        if len(set(self.evaluate.ks)) != len(self.evaluate.ks):
+            raise ValueError(f"evaluate.ks: {self.evaluate.ks} repeats a K")
         t = self.train
         if t.pool != "none" and t.sampler not in ("uniform", "popularity", "msac", "esans"):
             raise ValueError(f"train.pool: {t.pool} needs a sampler with a tractable log q "
@@ -236,5 +245,7 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"])
-        raise EsansError(f"{loc}: {first['msg']} ({len(exc.errors())} problem(s))",
+        msg = first["msg"].removeprefix("Value error, ")
+        where = "" if not loc or msg.startswith(loc.split(".")[0] + ".") else f"{loc}: "
+        raise EsansError(f"{where}{msg} ({len(exc.errors())} problem(s))",
                          path=path, rule="params") from None

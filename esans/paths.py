@@ -3,6 +3,8 @@
 
 from pathlib import Path
 
+SOURCE = Path("data/source.json")     # content fingerprint of the raw inputs (ingest's dep)
+SOURCE_MEMO = Path(".cache/source-stat.json")  # size/mtime -> md5, so unchanged files aren't reread
 INGEST = Path("data/ingest")
 INGEST_ITEMS = INGEST / "items.parquet"
 INGEST_INTERACTIONS = INGEST / "interactions.parquet"

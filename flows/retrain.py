@@ -2,8 +2,9 @@
 
 1. Take the workspace lock; apply run parameters (data source / path, sampler) to
    ``params.yaml`` for this run only (``tasks.params``: the file is byte-identical after).
-2. Run the always-changed ``ingest`` stage, then ask DVC what is stale. Nothing stale (and not
-   ``force``): end in seconds with an "up to date" artifact.
+2. Run the always-changed ``source`` stage (a content hash of the raw inputs), then ask DVC
+   what is stale. Nothing stale (and not ``force``): end in seconds with an "up to date"
+   artifact.
 3. Otherwise run every stage in ``dvc.yaml`` order as a task; DVC reruns only stale ones, and
    stages that nothing upstream touched are skipped from Prefect's cache (keyed on dvc.lock).
 4. Promotion gate (``esans.registry``, the code behind ``esans promote``): the workspace's

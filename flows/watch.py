@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 from esans.config import load_params
+from esans.data import sources
 
 EVENT = "esans.data.changed"
 log = logging.getLogger("esans.watch")
@@ -38,22 +39,10 @@ log = logging.getLogger("esans.watch")
 
 def inputs(root: Path) -> list[Path]:
     """The raw inputs the configured source reads, resolved against the project root."""
-    p = load_params(root / "params.yaml").data
-    named = {"files": [p.files.interactions, p.files.items],
-             "movielens": [p.movielens.path]}.get(p.source, [])
-    return [(root / x).resolve() for x in named]
+    return sources.inputs(root, load_params(root / "params.yaml").data)
 
 
-def fingerprint(paths: list[Path]) -> dict[str, tuple[int, int]]:
-    """(size, mtime) of every file under ``paths`` (files or folders; missing ones omitted)."""
-    out: dict[str, tuple[int, int]] = {}
-    for path in paths:
-        files = [path] if path.is_file() else sorted(f for f in path.rglob("*") if f.is_file()) \
-            if path.is_dir() else []
-        for f in files:
-            st = f.stat()
-            out[str(f)] = (st.st_size, st.st_mtime_ns)
-    return out
+fingerprint = sources.stat_fingerprint
 
 
 def changed(old: dict, new: dict) -> list[str]:

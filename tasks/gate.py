@@ -15,7 +15,7 @@ from tasks.stages import _dvc
 
 @task(name="stale-stages")
 def stale_stages(project_dir: str) -> list[str]:
-    """Stages `dvc status` reports as changed (the always-changed ingest excluded)."""
+    """Stages `dvc status` reports as changed (the always-changed source fingerprint excluded)."""
     out = subprocess.run([_dvc(), "status", "--json"], cwd=project_dir, capture_output=True,
                          text=True, check=True).stdout
     status = json.loads(out or "{}")

@@ -9,6 +9,9 @@ before the target (training) or before the evaluation cut (evaluation), most rec
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -51,3 +54,20 @@ class TwoTower(nn.Module):
         pooled = (h * w.unsqueeze(-1)).sum(1) / w.sum(1, keepdim=True).clamp(min=1e-9)
         x = torch.cat([self.user_id(users), pooled], dim=-1)
         return F.normalize(self.user_mlp(x), dim=-1)
+
+
+def load(model_dir: Path) -> tuple[TwoTower, dict]:
+    """A saved model (``meta.json`` + ``model.pt``, as the train stage writes them and a bundle
+    keeps them) in eval mode, with its meta. Weights only: ``torch.load`` unpickles nothing."""
+    from esans.errors import EsansError
+
+    model_dir = Path(model_dir)
+    for f in ("meta.json", "model.pt"):
+        if not (model_dir / f).exists():
+            raise EsansError("file not found (run the upstream stage first)", path=model_dir / f)
+    m = json.loads((model_dir / "meta.json").read_text())
+    model = TwoTower(torch.zeros(m["n_items"], m["content_dim"]), m["n_users"], m["dim"],
+                     m["history_len"])
+    model.load_state_dict(torch.load(model_dir / "model.pt", map_location="cpu",
+                                     weights_only=True))
+    return model.eval(), m

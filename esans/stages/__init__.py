@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from esans.config import Params
 
-NAMES = ["ingest", "validate", "split", "encode", "behaviour", "fuse", "cluster", "train",
+NAMES = ["source", "ingest", "validate", "split", "encode", "behaviour", "fuse", "cluster", "train",
          "index", "evaluate", "bundle", "report"]
 
 

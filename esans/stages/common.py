@@ -7,7 +7,7 @@ import time
 import polars as pl
 
 from esans import paths
-from esans.io import read_json, read_npy, read_parquet, write_json
+from esans.io import read_parquet, write_json
 
 
 def timed(report: dict, start: float) -> dict:
@@ -34,17 +34,3 @@ def split_table(name: str) -> pl.DataFrame:
     """One of users / items / train / valid / test from the split stage."""
     return read_parquet(paths.SPLIT / f"{name}.parquet")
 
-
-def load_model():
-    """The trained two-tower model, loaded with ``weights_only=True`` (no pickle)."""
-    import torch
-
-    from esans.model.towers import TwoTower
-
-    meta = read_json(paths.MODELS / "meta.json")
-    content = torch.from_numpy(read_npy(paths.FUSE / "items.npy"))
-    model = TwoTower(content, meta["n_users"], meta["dim"], meta["history_len"])
-    state = torch.load(paths.MODELS / "model.pt", map_location="cpu", weights_only=True)
-    model.load_state_dict(state)
-    model.eval()
-    return model, meta

@@ -11,7 +11,7 @@ import polars as pl
 from esans import paths
 from esans.config import Params
 from esans.io import atomic_dir, atomic_path, read_npy, write_json
-from esans.stages.common import load_model, split_table, write_report
+from esans.stages.common import split_table, write_report
 
 log = logging.getLogger("esans")
 
@@ -23,11 +23,12 @@ def evaluate(p: Params) -> dict:
     from esans.data.history import Histories
     from esans.evaluate import rank_with_index
     from esans.metrics import recall_ndcg
+    from esans.model.towers import load
     from esans.rank import user_vectors
 
     t0 = time.perf_counter()
     torch.set_num_threads(p.train.threads)
-    model, meta = load_model()
+    model, meta = load(paths.MODELS)
     idx = faiss.read_index(str(paths.INDEX / "items.faiss"))
     item_vecs = torch.from_numpy(read_npy(paths.INDEX / "item_vectors.npy"))
     users_t, items_t = split_table("users"), split_table("items")

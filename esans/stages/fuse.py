@@ -10,6 +10,7 @@ import polars as pl
 
 from esans import paths
 from esans.config import Params
+from esans.errors import EsansError
 from esans.io import atomic_dir, atomic_path, read_npy, read_parquet
 from esans.stages.common import write_report
 
@@ -43,7 +44,11 @@ def fuse(p: Params) -> dict:
     t0 = time.perf_counter()
     torch.set_num_threads(p.train.threads)
     feats, masks = modality_inputs()
+    present = list(feats)
     feats = {m: v for m, v in feats.items() if p.fuse.weights.get(m, 0) > 0}
+    if not feats:
+        raise EsansError(f"fuse.weights: every modality this catalogue has ({present}) has "
+                         f"weight 0; give at least one a weight > 0", rule="params")
     masks = {m: masks[m] for m in feats}
     proj, losses = align(feats, masks, p.fuse.dim, p.fuse.epochs, p.fuse.lr,
                          p.fuse.temperature, p.seed)

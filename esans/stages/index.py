@@ -10,7 +10,7 @@ import numpy as np
 from esans import paths
 from esans.config import Params
 from esans.io import atomic_dir
-from esans.stages.common import load_model, write_report
+from esans.stages.common import write_report
 
 log = logging.getLogger("esans")
 
@@ -19,8 +19,10 @@ def index(p: Params) -> dict:
     import faiss
     import torch
 
+    from esans.model.towers import load
+
     t0 = time.perf_counter()
-    model, _ = load_model()
+    model, _ = load(paths.MODELS)
     with torch.inference_mode():
         vecs = model.all_items().numpy().astype(np.float32)
     idx = faiss.IndexFlatIP(vecs.shape[1])

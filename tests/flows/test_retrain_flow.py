@@ -54,7 +54,7 @@ def test_retrain_flow_runs_gates_promotes_and_skips_when_up_to_date(tiny_project
         # nothing changed: ends early, nothing retrained
         t0 = time.perf_counter()
         again = retrain(project_dir=str(p))
-        assert again["up_to_date"] and [r["stage"] for r in again["stages"]] == ["ingest"]
+        assert again["up_to_date"] and [r["stage"] for r in again["stages"]] == ["source"]
         assert again["promotion"]["identical"] and not again["promotion"]["promote"]
         assert time.perf_counter() - t0 < 30
 
@@ -74,10 +74,10 @@ def test_retrain_flow_runs_gates_promotes_and_skips_when_up_to_date(tiny_project
         (p / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
         last = retrain(project_dir=str(p), promote=False)
         by_stage = {r["stage"]: r for r in last["stages"]}
-        upstream = ["validate", "split", "encode", "behaviour", "fuse", "cluster"]
+        upstream = ["ingest", "validate", "split", "encode", "behaviour", "fuse", "cluster"]
         assert all(by_stage[s].get("cached") for s in upstream), by_stage
         assert all(by_stage[s]["ran"] for s in ["train", "index", "evaluate", "bundle", "report"])
-        assert not by_stage["ingest"].get("cached")               # always-changed: never cached
+        assert not by_stage["source"].get("cached")               # always-changed: never cached
 
 
 def test_a_validation_failure_is_not_retried_and_leaves_its_reason(tiny_project, monkeypatch,

@@ -49,7 +49,7 @@ def test_only_downstream_stages_rerun(tmp_path):
     params["train"]["sampler"] = "uniform"
     (p / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     third = run([dvc, "repro"], p, timeout=900)
-    assert _ran(third) == {"ingest", "train", "index", "evaluate", "bundle",
+    assert _ran(third) == {"source", "train", "index", "evaluate", "bundle",
                           "report"}, _ran(third)
     new = json.loads((p / "metrics.json").read_text())["valid"]["ndcg@50"]
     run([*git, "add", "-A"], p)

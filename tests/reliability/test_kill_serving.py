@@ -72,7 +72,7 @@ def test_sigkill_at_every_stage_boundary_never_changes_what_is_served(built_proj
     before = _answers(ws, users)
     _outputs_gone(ws)
 
-    kills = [(s, None) for s in stage_order(ws / "dvc.yaml")[1:]]    # ingest always reruns
+    kills = [(s, None) for s in stage_order(ws / "dvc.yaml")[1:]]    # source always reruns
     kills.insert(kills.index(("index", None)), ("train", "models/candidate"))
     kills.insert(kills.index(("evaluate", None)), ("index", "data/index"))
     previous = None

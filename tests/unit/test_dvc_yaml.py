@@ -1,5 +1,8 @@
 """dvc.yaml is the one DAG: the flow's order, the CLI verbs and the artifact paths agree."""
 
+import ast
+from pathlib import Path
+
 import yaml
 
 from esans import paths
@@ -29,13 +32,13 @@ def test_flow_order_is_a_topological_order_of_dvc_yaml():
 
 def test_declared_outputs_are_the_paths_the_code_writes():
     outs = {o for st in STAGES.values() for o in _entries(st, "outs")}
-    for p in (paths.INGEST, paths.SPLIT, paths.ENCODE, paths.BEHAVIOUR, paths.FUSE,
+    for p in (paths.SOURCE, paths.INGEST, paths.SPLIT, paths.ENCODE, paths.BEHAVIOUR, paths.FUSE,
               paths.CLUSTER, paths.MODELS, paths.INDEX, paths.EVALUATE, paths.BUNDLE):
         assert str(p) in outs, p
     metrics = {o for st in STAGES.values() for o in _entries(st, "metrics")}
     assert str(paths.METRICS) in metrics
     for stage in NAMES:
-        if stage not in ("report",):
+        if stage not in ("report", "source"):    # source's output is its report
             assert str(paths.report(stage)) in metrics | outs, stage
     # timings are measured, never declared: an identical rerun leaves dvc.lock identical
     assert not any("timings" in o for o in metrics | outs)
@@ -59,3 +62,66 @@ def test_downstream_of_a_stale_stage_is_everything_that_consumes_it():
     assert "split" not in image_change and "behaviour" not in image_change
     assert {"fuse", "cluster", "train"} <= image_change
     assert downstream([], dvc_yaml) == set()
+
+
+def _imports(path: Path) -> set[str]:
+    """Every ``esans`` module a source file imports, at top level or inside a function."""
+    tree = ast.parse(path.read_text())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+            found |= {f"{node.module}.{a.name}" for a in node.names}  # `from esans.x import y`
+    return {m for m in found if m == "esans" or m.startswith("esans.")}
+
+
+def _module_file(module: str) -> Path | None:
+    base = ROOT / module.replace(".", "/")
+    for f in (base.with_suffix(".py"), base / "__init__.py"):
+        if f.exists():
+            return f
+    return None
+
+
+def import_closure(module: str) -> set[str]:
+    """The project files (relative paths) that running ``module`` can execute: its imports,
+    transitively, with each package's ``__init__``; static, so an over-approximation."""
+    todo, seen = [module], set()
+    while todo:
+        m = todo.pop()
+        parts = m.split(".")
+        for i in range(1, len(parts) + 1):          # importing a.b.c runs a and a.b too
+            f = _module_file(".".join(parts[:i]))
+            if f is None or f in seen:
+                continue
+            seen.add(f)
+            todo.extend(_imports(f))
+    return {f.relative_to(ROOT).as_posix() for f in seen}
+
+
+TRIVIAL = {"esans/__init__.py", "esans/stages/__init__.py", "esans/paths.py",
+           "esans/errors.py"}
+
+
+def test_every_stage_declares_the_code_it_runs():
+    """A code change can never leave an output DVC calls up to date: every project file a
+    stage's module can execute is a declared dep (itself or its folder), and every declared
+    code dep is something the stage runs. Package ``__init__`` files holding no logic, the
+    path constants and the error type are declared by none (they change no result)."""
+    problems = []
+    for name, st in STAGES.items():
+        code = import_closure(f"esans.stages.{name}") - TRIVIAL
+        code = {f for f in code if not (f.endswith("__init__.py")
+                                        and len((ROOT / f).read_text().strip().splitlines()) < 3)}
+        deps = [d for d in _entries(st, "deps") if d.startswith("esans")]
+        missing = sorted(f for f in code if not any(f == d or f.startswith(d + "/")
+                                                    for d in deps))
+        unused = sorted(d for d in deps if not any(f == d or f.startswith(d + "/")
+                                                    for f in code))
+        if missing:
+            problems.append(f"{name}: add deps {missing}")
+        if unused:
+            problems.append(f"{name}: drop deps {unused} (not run by the stage)")
+    assert not problems, "\n".join(problems)
