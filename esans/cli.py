@@ -35,12 +35,11 @@ def _run(stage: str, params: Path, verbose: bool, quiet: bool) -> None:
     _setup(verbose, quiet)
     from esans import stages
     from esans.config import load_params
-    from esans.lock import workspace_lock
+    from esans.lock import pipeline_locks
 
     p = load_params(params)
     main_rank = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 holds the lock
-    with (workspace_lock(Path(".dvc/tmp/esans-stage.lock"), what="stage") if main_rank
-          else contextlib.nullcontext()):
+    with pipeline_locks() if main_rank else contextlib.nullcontext():
         result = stages.get(stage)(p)
     if not quiet and main_rank:
         typer.echo(json.dumps({k: v for k, v in result.items() if k != "results"}, indent=1,

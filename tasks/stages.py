@@ -47,8 +47,10 @@ def _dvc() -> str:
 def dvc(project_dir: str | Path, *args: str) -> subprocess.CompletedProcess:
     """Run ``dvc <args>`` in the project with this environment's tools first on PATH; output
     captured, exit status not checked."""
+    from esans.lock import FLOW_ENV
+
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}"
-           f"{os.environ.get('PATH', '')}"}
+           f"{os.environ.get('PATH', '')}", FLOW_ENV: str(os.getpid())}
     return subprocess.run([_dvc(), *args], cwd=project_dir, env=env, capture_output=True,
                           text=True, check=False)
 

@@ -67,13 +67,70 @@ def read_table(path: Path, columns: dict[str, list[str]]) -> pl.DataFrame:
                          f"{columns['required'] + columns['optional']}", path=path, rule="schema")
     if df.height == 0:
         raise EsansError("no data rows (header only)", path=path, rule="non-empty")
+    text = [c for c in columns["required"] if df[c].dtype == pl.String]
+    if text:   # files concatenated with their headers: a data row that repeats the header
+        again = df.select(pl.all_horizontal([pl.col(c).str.strip_chars() == c for c in text])
+                          .fill_null(False)).to_series()
+        if again.any():
+            row = int(again.arg_true()[0])
+            raise EsansError(f"row repeats the header {text} (files concatenated?); remove it",
+                             path=path, row=_line(path, row), rule="header")
     return df
 
 
-def _cast(df: pl.DataFrame, path: Path, col: str, dtype: pl.DataType) -> pl.Series:
+def _line(path: Path, row: int) -> int:
+    """Where data row ``row`` (0-based) is, as a user finds it: its first line in a CSV/TSV
+    file (quoted fields may span lines, so this is not ``row + 2``), else its 1-based record
+    number in parquet."""
+    suffix = path.suffix.lower()
+    if suffix not in {".csv", ".tsv"} or not path.is_file():
+        return row + 1
+    import csv
+
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.reader(fh, delimiter="\t" if suffix == ".tsv" else ",")
+        end = 0
+        for i, _ in enumerate(reader):
+            if i == row + 1:          # record 0 is the header
+                return end + 1
+            end = reader.line_num
+    return row + 2
+
+
+# Which stored (parquet) types each target type accepts; CSV/TSV columns are text, parsed.
+# A float where an id or unix seconds belong, a date or a boolean is refused, not coerced.
+_ACCEPTS = {
+    "id": lambda t: t == pl.String or t.is_integer(),
+    "int": lambda t: t == pl.String or t.is_integer(),
+    "float": lambda t: t == pl.String or t.is_integer() or t.is_float(),
+    "text": lambda t: t == pl.String,
+}
+_HINT = {"int": "integer unix seconds", "id": "a string or integer id",
+         "float": "a number", "text": "text"}
+
+
+def _kind(col: str, dtype: pl.DataType) -> str:
+    return ("id" if col.endswith("_id") else "int" if dtype.is_integer()
+            else "float" if dtype.is_float() else "text")
+
+
+def _cast(df: pl.DataFrame, path: Path, col: str, dtype: pl.DataType,
+          required: bool = True) -> pl.Series:
+    """``col`` as ``dtype``: text is parsed, a stored type is accepted only if it means the
+    same thing (``_ACCEPTS``); a required column has a value in every row."""
     src = df[col]
+    kind = _kind(col, dtype)
+    if src.dtype != pl.Null and not _ACCEPTS[kind](src.dtype):
+        raise EsansError(f"column {col!r} is stored as {src.dtype}; expected {_HINT[kind]} "
+                         "(convert it in the file; it is not coerced)", path=path,
+                         rule="dtype")
     if src.dtype == pl.String:
         src = src.str.strip_chars()
+        src = pl.select(pl.when(src == "").then(None).otherwise(src)).to_series().alias(col)
+    if required and src.null_count():
+        row = int(src.is_null().arg_true()[0])
+        raise EsansError(f"column {col!r}: missing value", path=path, row=_line(path, row),
+                         rule="required")
     out = src.cast(dtype, strict=False)
     bad = out.is_null() & src.is_not_null()
     if dtype.is_float():
@@ -81,8 +138,17 @@ def _cast(df: pl.DataFrame, path: Path, col: str, dtype: pl.DataType) -> pl.Seri
     if bad.any():
         row = int(bad.arg_true()[0])
         raise EsansError(f"column {col!r}: value {src[row]!r} is not a valid {dtype}",
-                         path=path, row=row + 2, rule="dtype")
+                         path=path, row=_line(path, row), rule="dtype")
     return out
+
+
+def _text(df: pl.DataFrame, path: Path, col: str) -> pl.Series:
+    """A text column: stored as text (a number or date is refused, not coerced); kept as is."""
+    src = df[col]
+    if src.dtype not in (pl.String, pl.Null):
+        raise EsansError(f"column {col!r} is stored as {src.dtype}; expected text", path=path,
+                         rule="dtype")
+    return src.cast(pl.String)
 
 
 def item_vectors(df: pl.DataFrame, path: Path) -> np.ndarray:
@@ -96,21 +162,22 @@ def item_vectors(df: pl.DataFrame, path: Path) -> np.ndarray:
         [col.dtype.size] * len(col))
     null = col.is_null()
     if null.any():
-        raise EsansError("missing vector", path=path, row=int(null.arg_true()[0]) + 2,
+        raise EsansError("missing vector", path=path, row=_line(path, int(null.arg_true()[0])),
                          rule="vector")
     d = int(lengths[0])
     bad = lengths != d
     if d == 0 or bad.any():
         row = int(bad.arg_true()[0]) if bad.any() else 0
         raise EsansError(f"vector has {int(lengths[row])} values; the first row has {d} (every "
-                         "vector must have the same, non-zero length)", path=path, row=row + 2,
+                         "vector must have the same, non-zero length)", path=path,
+                         row=_line(path, row),
                          rule="vector")
     flat = (col.list.explode() if isinstance(col.dtype, pl.List) else col.arr.explode())
     vecs = flat.cast(pl.Float32).to_numpy().reshape(len(col), d)
     finite = np.isfinite(vecs).all(1)
     if not finite.all():
         row = int(np.flatnonzero(~finite)[0])
-        raise EsansError("vector has NaN or infinite values", path=path, row=row + 2,
+        raise EsansError("vector has NaN or infinite values", path=path, row=_line(path, row),
                          rule="vector")
     return np.ascontiguousarray(vecs)
 
@@ -118,17 +185,19 @@ def item_vectors(df: pl.DataFrame, path: Path) -> np.ndarray:
 def safe_image_path(value: str | None, items_file: Path, row: int,
                     project_root: str | Path) -> str | None:
     """Resolve an image path against the items file's folder; refuse any that escapes it
-    (``..``, absolute paths, symlinks pointing outside). Never reads the file."""
+    (``..``, absolute paths, symlinks pointing outside). Never reads the file. ``row`` is
+    the 0-based data row (errors name its line)."""
     if value is None or not value.strip():
         return None
     root = items_file.parent.resolve()
     if os.path.isabs(value):
         raise EsansError(f"image_path {value!r} is absolute; give it relative to the items "
-                         "file's folder", path=items_file, row=row, rule="image-path")
+                         "file's folder", path=items_file, row=_line(items_file, row),
+                         rule="image-path")
     target = (root / value).resolve()  # follows symlinks
     if not target.is_relative_to(root):
         raise EsansError(f"image_path {value!r} leads outside the data folder {root}",
-                         path=items_file, row=row, rule="image-path")
+                         path=items_file, row=_line(items_file, row), rule="image-path")
     return os.path.relpath(target, project_root)
 
 
@@ -139,12 +208,15 @@ def load(interactions: str | Path, items: str | Path,
     inter = inter.with_columns(
         _cast(inter, ipath, "user_id", pl.String()), _cast(inter, ipath, "item_id", pl.String()),
         _cast(inter, ipath, "timestamp", pl.Int64()),
-        *([_cast(inter, ipath, "rating", pl.Float64())] if "rating" in inter.columns else []))
+        *([_cast(inter, ipath, "rating", pl.Float64(), required=False)]
+          if "rating" in inter.columns else []))
     cat = read_table(tpath, ITEM_COLUMNS)
-    cat = cat.with_columns(_cast(cat, tpath, "item_id", pl.String()))
+    cat = cat.with_columns(_cast(cat, tpath, "item_id", pl.String()),
+                           *[_text(cat, tpath, c) for c in ("title", "text", "image_path",
+                                                            "label") if c in cat.columns])
     if "image_path" in cat.columns:
         cat = cat.with_columns(pl.Series("image_path", [
-            safe_image_path(p, tpath, row + 2, project_root)
+            safe_image_path(p, tpath, row, project_root)
             for row, p in enumerate(cat["image_path"].to_list())], dtype=pl.String))
     if "vector" in cat.columns:
         vecs = item_vectors(cat, tpath)

@@ -40,7 +40,16 @@ def normalise(items: pl.DataFrame, interactions: pl.DataFrame, report: dict,
              .unique(subset=["user_id", "item_id"], keep="first", maintain_order=True)
              .sort("seq"))
     report["duplicate_interactions"] = n - inter.height
-    items = conform(items, ITEMS_SCHEMA).with_columns(
+    items = conform(items, ITEMS_SCHEMA)
+    # Text that is only whitespace says nothing: it is missing (an item without text is
+    # encoded from its title; a blank title fails validation), counted per column.
+    blank = {c: int((items[c].str.strip_chars() == "").sum())
+             for c in ("title", "text", "label", "image_path")}
+    report["blank_values"] = {c: n for c, n in blank.items() if n}
+    items = items.with_columns(
+        pl.when(pl.col(c).str.strip_chars() == "").then(None).otherwise(pl.col(c)).alias(c)
+        for c in blank if blank[c])
+    items = items.with_columns(
         pl.Series("image_sha256", [file_sha256(locate(p) if p else None)
                                   for p in items["image_path"].to_list()]
                   if "image_path" in items.columns else [None] * items.height,

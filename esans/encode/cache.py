@@ -2,8 +2,12 @@
 
 Each vector is stored under sha256(model fingerprint, preprocessing params, item content).
 Re-running after one item's text changes re-encodes that item only; changing the model or a
-preprocessing parameter changes every key, so everything is re-encoded. The cache keeps the
-entries of the latest run (one parquet file per modality) and is written atomically.
+preprocessing parameter changes every key, so everything is re-encoded. The cache is
+content-addressed across runs (one parquet file per modality, written atomically): a run's
+entries come first, then earlier runs' entries, most recent first, up to ``MAX_ENTRIES`` (never
+fewer than the run's own), so switching back to an earlier catalogue or model is a cache hit.
+A vector does not depend on which other items were encoded with it (the encoders run fixed
+batch shapes), so a cold, warm or half-warm cache gives byte-identical vectors.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import numpy as np
 import polars as pl
 
 from esans.io import atomic_path
+
+MAX_ENTRIES = 200_000     # per modality, beyond the current run's own entries
 
 
 def fingerprint(model: str, resolved: str | Path, **preprocessing: object) -> str:
@@ -58,9 +64,13 @@ class EmbeddingCache:
     def get(self, key: str | None) -> tuple[np.ndarray, str] | None:
         return None if key is None else self.table.get(key)
 
-    def save(self, keys: list[str | None], vectors: np.ndarray, statuses: list[str]) -> None:
-        """Keep exactly this run's entries."""
+    def save(self, keys: list[str | None], vectors: np.ndarray, statuses: list[str],
+             max_entries: int = MAX_ENTRIES) -> None:
+        """This run's entries, then earlier ones (most recent first) up to ``max_entries``."""
         rows = [(k, vectors[i], statuses[i]) for i, k in enumerate(keys) if k is not None]
+        mine = {r[0] for r in rows}
+        room = max(0, max_entries - len(rows))
+        rows += [(k, v, s) for k, (v, s) in self.table.items() if k not in mine][:room]
         df = pl.DataFrame({"key": [r[0] for r in rows],
                            "vector": [r[1].tolist() for r in rows],
                            "status": [r[2] for r in rows]},

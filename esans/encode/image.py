@@ -6,8 +6,12 @@
 
 Loading policy, counted per case in the stage report: no path or no file -> ``missing``;
 undecodable or truncated file -> ``corrupt``; more pixels than ``max_pixels`` -> ``too_large``
-(decompression-bomb guard). Greyscale, CMYK, palette and alpha images are converted to RGB
-(alpha composited over white). Items without a usable image get a zero vector and
+(decompression-bomb guard). Every mode Pillow opens becomes the 8-bit RGB image a viewer
+shows (``to_rgb``): greyscale, bilevel, CMYK, YCbCr and palette images are converted; 16-bit
+and 32-bit integer images are scaled to 8 bits (not clipped, which turns them white); float
+images in [0, 1] are scaled, others clipped; LAB goes through a colour transform; alpha
+(LA, PA, RGBA, palette transparency) is composited over white; an animation or multi-page
+file gives its first frame. Items without a usable image get a zero vector and
 ``has_image = False``.
 """
 
@@ -27,6 +31,31 @@ from esans.errors import EsansError
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+HF_MAX_SIDE = 1024   # images kept for an HF processor are shrunk to at most this side first
+
+
+def to_rgb(im: Image.Image) -> Image.Image:
+    """The 8-bit RGB image a viewer would show for any Pillow mode (see the module doc)."""
+    mode = im.mode
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        a = np.asarray(im, dtype=np.float64)
+        a = np.nan_to_num(a, nan=0.0, posinf=0.0, neginf=0.0)
+        if mode == "F":
+            a = a * 255.0 if a.size and a.min() >= 0 and a.max() <= 1.0 else a
+        elif mode.startswith("I;16") or (a.size and a.max() > 255):
+            a = a / (65535.0 if a.max() <= 65535 else float(a.max())) * 255.0
+        grey = Image.fromarray(np.clip(np.rint(a), 0, 255).astype(np.uint8), "L")
+        return grey.convert("RGB")
+    if mode == "LAB":
+        from PIL import ImageCms
+
+        lab, srgb = ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB")
+        return ImageCms.applyTransform(im, ImageCms.buildTransform(lab, srgb, "LAB", "RGB"))
+    if mode in ("RGBA", "LA", "PA", "La", "RGBa") or (mode == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        bg = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(bg, rgba).convert("RGB")
+    return im.convert("RGB")
 
 
 def load_image(path: str | Path | None, max_pixels: int) -> tuple[Image.Image | None, str]:
@@ -40,12 +69,9 @@ def load_image(path: str | Path | None, max_pixels: int) -> tuple[Image.Image | 
             with Image.open(path) as im:
                 if im.width * im.height > max_pixels:
                     return None, "too_large"
+                im.seek(0)                        # an animation / multi-page: frame 1
                 im.load()
-                if im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info):
-                    rgba = im.convert("RGBA")
-                    bg = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                    return Image.alpha_composite(bg, rgba).convert("RGB"), "ok"
-                return im.convert("RGB"), "ok"
+                return to_rgb(im), "ok"
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         return None, "too_large"
     except (OSError, SyntaxError, ValueError):
@@ -126,6 +152,17 @@ def encode(paths: list[str | None], model: str, size: int = 224, batch_size: int
            ) -> tuple[np.ndarray, list[str], Counter]:
     """Return (N, d) L2-normalised float32 vectors (zeros where no image), statuses, counts."""
     _, features, dim = load_backend(model, size)
+    # Memory is bounded per batch, not only per image: each image is shrunk as soon as it is
+    # decoded (to the builtin model's input size, the same resize its preprocessing does; for
+    # an HF processor, to at most HF_MAX_SIDE a side), so a batch of full-size photos never
+    # sits in memory at once (32 images at max_pixels would be ~4 GB decoded).
+    if model.startswith("builtin:"):
+        def fit(im: Image.Image) -> Image.Image:
+            return im.resize((size, size), Image.BILINEAR)
+    else:
+        def fit(im: Image.Image) -> Image.Image:
+            im.thumbnail((HF_MAX_SIDE, HF_MAX_SIDE), Image.BICUBIC)
+            return im
     statuses: list[str] = []
     vecs: np.ndarray | None = None
     batch_imgs: list[Image.Image] = []
@@ -134,7 +171,13 @@ def encode(paths: list[str | None], model: str, size: int = 224, batch_size: int
 
     def flush() -> None:
         if batch_imgs:
-            v = torch.nn.functional.normalize(features(batch_imgs).float(), dim=-1).numpy()
+            # Every forward pass has exactly batch_size images (a short last batch is padded
+            # with copies of its last image): convolution kernels pick their algorithm by
+            # batch size (a batch of 1 differs by ~3e-7), so an image's vector must not depend
+            # on how many others were encoded with it (cold, warm and half-warm caches agree).
+            n = len(batch_imgs)
+            full = batch_imgs + [batch_imgs[-1]] * (batch_size - n)
+            v = torch.nn.functional.normalize(features(full).float(), dim=-1).numpy()[:n]
             chunks.append((list(batch_rows), v))
             batch_imgs.clear()
             batch_rows.clear()
@@ -144,7 +187,7 @@ def encode(paths: list[str | None], model: str, size: int = 224, batch_size: int
         img, status = load_image(path, max_pixels)
         statuses.append(status)
         if img is not None:
-            batch_imgs.append(img)
+            batch_imgs.append(fit(img))
             batch_rows.append(row)
             if len(batch_imgs) >= batch_size:
                 flush()

@@ -77,11 +77,12 @@ def modalities(p: Params, items: pl.DataFrame, progress: bool = False) -> list[M
 
     return [
         Modality("text", texts, fingerprint(tp.model, text.resolve_model(tp.model),
-                                            pooling=tp.pooling, max_length=tp.max_length),
+                                            pooling=tp.pooling, max_length=tp.max_length,
+                                            batch_size=tp.batch_size),
                  CACHE / "text.parquet", tp.batch_size, encode_texts),
         Modality("image", items["image_sha256"].to_list(),
                  fingerprint(ip.model, image.resolve_model(ip.model), size=ip.size,
-                             max_pixels=ip.max_pixels),
+                             max_pixels=ip.max_pixels, batch_size=ip.batch_size),
                  CACHE / "image.parquet", ip.batch_size, encode_images),
     ]
 

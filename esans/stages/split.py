@@ -5,8 +5,11 @@ from __future__ import annotations
 import logging
 import time
 
+import numpy as np
+
 from esans import paths
 from esans.config import Params
+from esans.errors import EsansError
 from esans.io import atomic_dir, read_parquet
 from esans.stages.common import write_report
 
@@ -20,6 +23,15 @@ def split(p: Params) -> dict:
     items = read_parquet(paths.INGEST_CATALOGUE)
     inter = read_parquet(paths.INGEST_INTERACTIONS)
     s = temporal_split(inter, items, p.split.valid_frac, p.split.test_frac)
+    need = int(np.ceil(1 / min(p.split.valid_frac, p.split.test_frac)))
+    for part, key in (("valid", "split.valid_frac"), ("test", "split.test_frac")):
+        if getattr(s, part).height == 0:     # checked before anything is published
+            most = int(inter.group_by("user_id").len()["len"].max() or 0)
+            raise EsansError(
+                f"the split leaves no {part} events: a user needs >= {need} interactions for "
+                f"one to fall in each part at {key} = {getattr(p.split, part + '_frac')} "
+                f"(the most active user has {most}); add data or raise the fraction",
+                path=paths.INGEST_INTERACTIONS, rule="split")
     with atomic_dir(paths.SPLIT) as out:
         for name in ("users", "items", "train", "valid", "test"):
             getattr(s, name).write_parquet(out / f"{name}.parquet")

@@ -29,11 +29,35 @@ def _source_rows(p: Params, failure: dict, inter) -> tuple[str, list[int]]:
     return p.data.files.interactions, [int(seq[r]) + 2 for r in rows]
 
 
+def catalogue_minimums(p: Params, n_items: int, n_users: int) -> None:
+    """The catalogue must be big enough for the configured clusters and negatives; one error
+    naming the params keys otherwise (before any later stage publishes anything)."""
+    c, t = p.cluster, p.train
+    rules = [
+        (c.n_l1 * c.min_cluster_size, f"cluster.n_l1 ({c.n_l1}) x cluster.min_cluster_size "
+                                      f"({c.min_cluster_size})"),
+    ]
+    if t.sampler in ("msac", "esans"):
+        rules.append((t.m_c + t.m_o + 1,
+                      f"train.m_c ({t.m_c}) + train.m_o ({t.m_o}) + the positive"))
+    elif t.sampler in ("uniform", "popularity", "dns", "mixgcf"):
+        rules.append((t.n_negatives + 1, f"train.n_negatives ({t.n_negatives}) + the positive"))
+    for need, why in rules:
+        if n_items < need:
+            raise EsansError(f"the catalogue has {n_items} items; {why} needs >= {need} "
+                             "(add items or lower those params)", path=paths.INGEST_ITEMS,
+                             rule="catalogue-size")
+    if n_users < 2:
+        raise EsansError(f"{n_users} user(s) with interactions; training and evaluation need "
+                         ">= 2", path=paths.INGEST_INTERACTIONS, rule="catalogue-size")
+
+
 def validate(p: Params) -> dict:
     from esans.validate.suites import describe_failure, run
 
     t0 = time.perf_counter()
     items, inter = ingested()
+    catalogue_minimums(p, items.height, inter["user_id"].n_unique())
     provided = np.load(paths.INGEST_VECTORS, mmap_mode="r").shape[1] > 0
     summary = run(items, inter, p.validate_, max_pixels=p.encode.image.max_pixels,
                   docs_dir=paths.REPORTS / "data_docs", provided_vectors=provided)

@@ -40,7 +40,8 @@ def build_checks(items: pl.DataFrame, p: ValidateParams, now: int | None = None,
         Check("interactions", "error", E.ExpectTableColumnsToMatchSet(
             column_set=["user_id", "item_id", "timestamp", "rating", "seq"], exact_match=True)),
         Check("interactions", "error", E.ExpectTableRowCountToBeBetween(
-            min_value=p.min_interactions)),
+            min_value=p.min_interactions,
+            meta={"param": ["validate.min_interactions", p.min_interactions]})),
         Check("interactions", "error", E.ExpectColumnValuesToNotBeNull(column="user_id")),
         Check("interactions", "error", E.ExpectColumnValuesToNotBeNull(column="item_id")),
         Check("interactions", "error", E.ExpectColumnValuesToNotBeNull(column="timestamp")),
@@ -65,11 +66,13 @@ def build_checks(items: pl.DataFrame, p: ValidateParams, now: int | None = None,
         # Missing text or images: an error past the threshold, a warning for any at all.
         Check("items", "error", E.ExpectColumnValuesToBeBetween(
             column="text_length", min_value=1, max_value=100_000,
-            mostly=1 - p.max_missing_text_frac)),
+            mostly=1 - p.max_missing_text_frac,
+            meta={"param": ["validate.max_missing_text_frac", p.max_missing_text_frac]})),
         Check("items", "warning", E.ExpectColumnValuesToBeBetween(
             column="text_length", min_value=1, max_value=100_000)),
         Check("items", "error", E.ExpectColumnValuesToBeInSet(
-            column="image_status", value_set=["ok"], mostly=1 - p.max_missing_image_frac)),
+            column="image_status", value_set=["ok"], mostly=1 - p.max_missing_image_frac,
+            meta={"param": ["validate.max_missing_image_frac", p.max_missing_image_frac]})),
         Check("items", "warning", E.ExpectColumnValuesToBeInSet(
             column="image_status", value_set=["ok"])),
     ]
@@ -123,6 +126,7 @@ def run(items: pl.DataFrame, interactions: pl.DataFrame, p: ValidateParams,
             for check in (c for c in checks if c.table == table):
                 exp = check.expectation
                 exp.meta = {**(exp.meta or {}), "severity": check.severity}
+                # GX keeps meta as given; the param's name/value ride along to the summary
                 suite.add_expectation(exp)
             batch = source.add_dataframe_asset(table).add_batch_definition_whole_dataframe("all")
             vd = ctx.validation_definitions.add(gx.ValidationDefinition(name=table, data=batch,
@@ -148,6 +152,7 @@ def _summarise(table: str, res) -> dict:
         "expectation": cfg.type,
         "kwargs": {k: v for k, v in cfg.kwargs.items()
                    if k not in ("value_set", "batch_id", *(cfg.meta or {}).get("volatile", []))},
+        "param": (cfg.meta or {}).get("param"),
         "success": bool(res.success),
         "unexpected_count": detail.get("unexpected_count"),
         "unexpected_percent": detail.get("unexpected_percent"),
@@ -170,4 +175,8 @@ def describe_failure(r: dict, path: str) -> str:
     ex = f"; e.g. {r['examples']}" if r["examples"] else ""
     rows = f" row(s) {r['rows']}" if r.get("rows") else ""
     obs = f"; observed {r['observed_value']}" if r["observed_value"] is not None else ""
-    return f"{path}:{rows} {where}failed {r['expectation']}{obs}{ex}"
+    pct = (f" ({r['unexpected_percent']:.1f}% of rows)"
+           if r.get("param") and r.get("unexpected_percent") is not None else "")
+    param = (f"; the threshold is params key {r['param'][0]} = {r['param'][1]} (raise it if "
+             "your catalogue is legitimately like this)" if r.get("param") else "")
+    return f"{path}:{rows} {where}failed {r['expectation']}{obs}{pct}{ex}{param}"

@@ -93,10 +93,9 @@ CASES = {
     "extra unknown column": (lambda d: _edit(d / "items.csv", lambda t: "\n".join(
         r + ",x" for r in t.splitlines()) + "\n"), "unknown column(s) ['x"),
     "null user id": (lambda d: _replace_line(d / "inter.csv", 5, ",3,1600000005,4"),
-                     "raw/inter.csv: row(s) [6] column 'user_id' failed "
-                     "expect_column_values_to_not_be_null"),
+                     "raw/inter.csv row 6 [required]: column 'user_id': missing value"),
     "null item id": (lambda d: _replace_line(d / "inter.csv", 5, "u0,,1600000005,4"),
-                     "'item_id' failed expect_column_values_to_not_be_null"),
+                     "raw/inter.csv row 6 [required]: column 'item_id': missing value"),
     "unknown item id": (lambda d: _replace_line(d / "inter.csv", 5, "u0,999,1600000005,4"),
                         "raw/inter.csv: row(s) [6] column 'item_id' failed "
                         "expect_column_values_to_be_in_set; e.g. ['999']"),
@@ -112,7 +111,8 @@ CASES = {
                     "no data rows"),
     "truncated parquet": (lambda d: _truncated_parquet(d), "inter.parquet: cannot read"),
     "corrupt JPEG": (lambda d: _images(d, lambda p: p.write_bytes(b"\xff\xd8\xff\xe0junk")),
-                     "'image_status' failed expect_column_values_to_be_in_set; e.g. ['corrupt"),
+                     "'image_status' failed expect_column_values_to_be_in_set (100.0% of rows); "
+                     "e.g. ['corrupt"),
     "truncated PNG": (lambda d: _images(d, lambda p: p.write_bytes(
         (d / "img" / "0.png").read_bytes()[:60])), "e.g. ['corrupt"),
     "decompression bomb": (lambda d: _images(d, _bomb_png), "e.g. ['too_large"),
@@ -134,9 +134,9 @@ CASES = {
         [t.splitlines()[0] + ",vector"] + [r + ',"[1, 2]"' for r in t.splitlines()[1:]]) + "\n"),
         "items.csv [vector]: column 'vector' must be a list of numbers"),
     "vector with NaN": (lambda d: _vector_items(d, lambda v: v[4].__setitem__(1, float("nan"))),
-                        "items.parquet row 6 [vector]: vector has NaN or infinite values"),
+                        "items.parquet row 5 [vector]: vector has NaN or infinite values"),
     "vectors of different lengths": (lambda d: _vector_items(d, lambda v: v[2].pop()),
-                                     "items.parquet row 4 [vector]: vector has 3 values"),
+                                     "items.parquet row 3 [vector]: vector has 3 values"),
     "params.yaml wrong type": (lambda d: _params(d, lambda p: p["train"].update(epochs="ten")),
                                "params.yaml [params]: train.epochs"),
     "params.yaml unknown key": (lambda d: _params(d, lambda p: p["train"].update(lr_decay=1)),

@@ -26,8 +26,10 @@ def _answers(p: Path, users: list[str]) -> dict:
 
 
 def _outputs_gone(p: Path) -> None:
-    """Every pipeline output removed (the registry and champion stay): all stages stale."""
-    for rel in ("data", "reports", "models/bundle", "models/candidate", ".cache"):
+    """Every pipeline output removed (the registry and champion stay): all stages stale. The
+    encode cache stays: the rerun encodes nothing, and its outputs must still be byte-identical
+    to the cold run's (an item's vector never depends on its batch-mates)."""
+    for rel in ("data", "reports", "models/bundle", "models/candidate"):
         shutil.rmtree(p / rel, ignore_errors=True)
     for rel in ("metrics.json", "dvc.lock"):
         (p / rel).unlink()

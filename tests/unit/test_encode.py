@@ -125,3 +125,40 @@ def test_cache_reencodes_exactly_what_changed(models, tmp_path):
                                                          + str(models["bert"])))
     assert ingest_encode()["text_encoded"] == 4                     # preprocessing changed
     assert os.path.exists(tmp_path / ".cache/encode/text.parquet")
+
+
+def test_cold_warm_and_half_warm_caches_give_byte_identical_vectors(tmp_path):
+    """An item's vector never depends on which other items were encoded with it: the real
+    offline encoders, a cold cache vs one filled by encoding a third of the items one at a
+    time vs a warm one, byte for byte; and the cache keeps earlier runs' entries."""
+    from esans.encode.cache import EmbeddingCache, encode_cached
+
+    rng = np.random.default_rng(0)
+    paths, texts = [], []
+    for i in range(40):
+        f = tmp_path / f"{i}.png"
+        Image.fromarray(rng.integers(0, 255, (40, 40, 3), np.uint8)).save(f)
+        paths.append(str(f))
+        texts.append(" ".join(rng.choice(["space", "chef", "river", "noir", "comedy", "war",
+                                          "robot", "love"], size=3 + i % 9)))
+
+    def enc_text(rows):
+        return text.encode([texts[i] for i in rows], "builtin:all-MiniLM-L6-v2",
+                           batch_size=16, progress=False), ["ok"] * len(rows)
+
+    def enc_image(rows):
+        v, s, _ = image.encode([paths[i] for i in rows], "builtin:efficientnet-lite0", 64, 8,
+                               progress=False)
+        return v, s
+
+    for name, contents, fn in (("text", texts, enc_text), ("image", paths, enc_image)):
+        cold = encode_cached(contents, "fp", tmp_path / f"cold-{name}.parquet", fn)[0]
+        half = tmp_path / f"half-{name}.parquet"
+        for i in range(0, 40, 3):                    # a third of the items, one per run
+            one = [c if j == i else None for j, c in enumerate(contents)]
+            encode_cached(one, "fp", half, fn)
+        assert len(EmbeddingCache(half).table) == 14     # earlier runs' entries are kept
+        got, _, n = encode_cached(contents, "fp", half, fn)
+        assert n == 26 and got.tobytes() == cold.tobytes(), name
+        warm, _, n = encode_cached(contents, "fp", half, fn)
+        assert n == 0 and warm.tobytes() == cold.tobytes(), name

@@ -1,0 +1,76 @@
+"""Degenerate catalogues and data-quality thresholds: one error naming the params key, before
+anything downstream is published."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from esans import paths, stages
+from esans.config import Params, ValidateParams
+from esans.errors import EsansError
+from esans.stages.validate import catalogue_minimums
+from esans.validate.suites import describe_failure, run
+
+
+def test_too_few_items_for_the_clusters_or_negatives_names_the_params():
+    p = Params.model_validate({"cluster": {"n_l1": 6, "min_cluster_size": 3}})
+    with pytest.raises(EsansError, match=r"catalogue-size\]: the catalogue has 17 items; "
+                                         r"cluster.n_l1 \(6\) x cluster.min_cluster_size \(3\)"):
+        catalogue_minimums(p, 17, 50)
+    catalogue_minimums(p, 18, 50)
+    p = Params.model_validate({"cluster": {"n_l1": 2, "min_cluster_size": 1},
+                               "train": {"m_c": 2, "m_o": 5}})
+    with pytest.raises(EsansError, match=r"train.m_c \(2\) \+ train.m_o \(5\)"):
+        catalogue_minimums(p, 7, 50)
+    p = p.model_copy(update={"train": p.train.model_copy(update={"sampler": "uniform"})})
+    with pytest.raises(EsansError, match=r"train.n_negatives \(7\) \+ the positive"):
+        catalogue_minimums(p, 7, 50)
+    with pytest.raises(EsansError, match=r"1 user\(s\)"):
+        catalogue_minimums(p, 100, 1)
+
+
+def _ingested(root, per_user: int) -> None:
+    (root / paths.INGEST).mkdir(parents=True)
+    pl.DataFrame({"item_id": [str(i) for i in range(30)]}).write_parquet(
+        root / paths.INGEST_CATALOGUE)
+    rows = [(f"u{u}", str((u + i) % 30), 1_600_000_000 + 100 * u + i, None, 0)
+            for u in range(5) for i in range(per_user)]
+    pl.DataFrame(rows, schema={"user_id": pl.String, "item_id": pl.String,
+                               "timestamp": pl.Int64, "rating": pl.Float64, "seq": pl.Int64},
+                 orient="row").with_row_index("s").with_columns(
+        pl.col("s").cast(pl.Int64).alias("seq")).drop("s").write_parquet(
+        root / paths.INGEST_INTERACTIONS)
+
+
+def test_a_split_with_an_empty_part_is_refused_and_publishes_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _ingested(tmp_path, per_user=4)
+    with pytest.raises(EsansError, match=r"no valid events: a user needs >= 10 interactions "
+                                         r".*split.valid_frac = 0.1 \(the most active user "
+                                         r"has 4\)"):
+        stages.get("split")(Params())
+    assert not (tmp_path / paths.SPLIT).exists()
+    stages.get("split")(Params.model_validate({"split": {"valid_frac": 0.25,
+                                                         "test_frac": 0.25}}))
+    assert pl.read_parquet(tmp_path / paths.SPLIT / "test.parquet").height == 5
+
+
+def test_a_failed_quality_threshold_names_its_param_and_value(tmp_path):
+    items = pl.DataFrame({"item_id": ["1", "2", "3", "4"], "title": ["a", "b", "c", "d"],
+                          "text": ["x", "y", "z", "w"], "image_path": [None, None, None, "p"],
+                          "label": [None] * 4, "image_sha256": [None] * 4},
+                         schema={c: pl.String for c in ("item_id", "title", "text",
+                                                        "image_path", "label",
+                                                        "image_sha256")})
+    inter = pl.DataFrame({"user_id": ["u"] * 4, "item_id": ["1", "2", "3", "4"],
+                          "timestamp": [1, 2, 3, 4], "rating": [None] * 4,
+                          "seq": [0, 1, 2, 3]},
+                         schema={"user_id": pl.String, "item_id": pl.String,
+                                 "timestamp": pl.Int64, "rating": pl.Float64, "seq": pl.Int64})
+    summary = run(items, inter, ValidateParams(min_interactions=1, max_missing_image_frac=0.2),
+                  root=tmp_path)
+    failed = [r for r in summary["results"] if not r["success"] and r["severity"] == "error"]
+    assert len(failed) == 1
+    line = describe_failure(failed[0], "items.csv")
+    assert "params key validate.max_missing_image_frac = 0.2" in line and "100.0% of rows" in line
