@@ -52,18 +52,6 @@ def _make(stage: str, doc: str) -> None:
                 quiet: bool = typer.Option(False, "--quiet", "-q")) -> None:
         _run(stage, params, verbose, quiet)
 
-    if stage == "report":
-        def command(params: Path = _PARAMS,  # noqa: F811
-                    verbose: bool = typer.Option(False, "--verbose", "-v"),
-                    quiet: bool = typer.Option(False, "--quiet", "-q"),
-                    open_: bool = typer.Option(False, "--open", help="open in a browser")
-                    ) -> None:
-            _run(stage, params, verbose, quiet)
-            if open_:
-                import webbrowser
-
-                webbrowser.open(Path("reports/index.html").resolve().as_uri())
-
     command.__doc__ = doc
     app.command(name=stage)(command)
 
@@ -81,9 +69,20 @@ for _stage, _doc in [
     ("index", "Build the faiss index over the item tower's vectors."),
     ("evaluate", "Full-catalogue Recall@K / NDCG@K on valid and test; write top-200 lists."),
     ("bundle", "Package model, id mappings, index and lineage into models/bundle (verified)."),
-    ("report", "Write reports/index.html from the metrics and stage reports."),
 ]:
     _make(_stage, _doc)
+
+
+@app.command(name="report")
+def report(params: Path = _PARAMS, verbose: bool = typer.Option(False, "--verbose", "-v"),
+           quiet: bool = typer.Option(False, "--quiet", "-q"),
+           open_: bool = typer.Option(False, "--open", help="open in a browser")) -> None:
+    """Write reports/index.html from the metrics and stage reports."""
+    _run("report", params, verbose, quiet)
+    if open_:
+        import webbrowser
+
+        webbrowser.open(Path("reports/index.html").resolve().as_uri())
 
 
 def _table(rows: list[dict]) -> str:

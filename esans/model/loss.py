@@ -20,14 +20,6 @@ def scores(user: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
     return torch.einsum("bd,bmd->bm", user, items)
 
 
-def sampled_softmax(user: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor,
-                    log_q: torch.Tensor, tau: float, hit: torch.Tensor | None = None,
-                    logq_correction: bool = True) -> torch.Tensor:
-    """user (B, d), pos (B, d), neg (B, m, d) or shared (m, d), log_q (B, m), hit (B, m)."""
-    return sampled_softmax_logits((user * pos).sum(-1), scores(user, neg), log_q, tau, hit,
-                                  logq_correction)
-
-
 def sampled_softmax_logits(pos_score: torch.Tensor, neg_score: torch.Tensor,
                            log_q: torch.Tensor, tau: float, hit: torch.Tensor | None = None,
                            logq_correction: bool = True,

@@ -16,13 +16,9 @@ from __future__ import annotations
 import torch
 
 
-def n_virtual(m: int) -> int:
-    return (m + 2) * (m - 1) // 2
-
-
 def mixing_weights(batch: int, m: int, lam: float, gen: torch.Generator
                    ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return (affine weights (B, V, m), convex weights (B, V, m)), V = n_virtual(m)."""
+    """Return (affine weights (B, V, m), convex weights (B, V, m)), V = (m+2)(m-1)/2."""
     sizes = torch.cat([torch.full((k,), k) for k in range(2, m + 1)])      # (V,)
     v = len(sizes)
     noise = torch.rand((batch, v, m), generator=gen)

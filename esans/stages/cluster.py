@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 
 import numpy as np
@@ -13,7 +12,6 @@ from esans.config import Params
 from esans.io import atomic_dir, read_npy
 from esans.stages.common import ingested, write_report
 
-log = logging.getLogger("esans")
 
 
 def cluster(p: Params) -> dict:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 
 import numpy as np
@@ -13,7 +12,6 @@ from esans.config import Params
 from esans.io import atomic_dir, atomic_path, read_npy, write_json
 from esans.stages.common import split_table, write_report
 
-log = logging.getLogger("esans")
 
 
 def evaluate(p: Params) -> dict:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 
 import numpy as np
@@ -14,7 +13,6 @@ from esans.errors import EsansError
 from esans.io import atomic_dir, atomic_path, read_npy, read_parquet
 from esans.stages.common import write_report
 
-log = logging.getLogger("esans")
 
 
 def modality_inputs() -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 
 import numpy as np
@@ -12,7 +11,6 @@ from esans.config import Params
 from esans.io import atomic_dir
 from esans.stages.common import write_report
 
-log = logging.getLogger("esans")
 
 
 def index(p: Params) -> dict:

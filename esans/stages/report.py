@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import time
 
 from esans import paths
 from esans.config import Params
 from esans.stages.common import timed
 
-log = logging.getLogger("esans")
 
 
 def report(p: Params) -> dict:

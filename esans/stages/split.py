@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 
 import numpy as np
@@ -13,7 +12,6 @@ from esans.errors import EsansError
 from esans.io import atomic_dir, read_parquet
 from esans.stages.common import write_report
 
-log = logging.getLogger("esans")
 
 
 def split(p: Params) -> dict:

@@ -109,7 +109,7 @@ def test_edis_count_logq_weighs_the_virtual_block_like_its_sources():
         out[mode] = batch_loss(model, p, build_sampler(p, data), seen, u, i, h,
                                torch.Generator().manual_seed(3))[0].item()
     # same draws; "count" down-weights the V = 9 virtual negatives by 4/9, so the loss drops
-    assert edis.n_virtual(4) == 9
+    assert edis.mixing_weights(1, 4, 0.1, torch.Generator())[0].shape[1] == 9  # (4+2)(4-1)/2
     assert out["count"] < out["sources"]
 
 

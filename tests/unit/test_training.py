@@ -9,7 +9,7 @@ from scipy.stats import chisquare
 
 from esans.cluster.msac import msac
 from esans.config import TrainParams
-from esans.model.loss import full_softmax, sampled_softmax
+from esans.model.loss import full_softmax, sampled_softmax_logits, scores
 from esans.sampling.base import SeenItems
 from esans.sampling.msac import MSACSampler
 from esans.sampling.popularity import PopularitySampler
@@ -82,9 +82,9 @@ def test_logq_sampled_softmax_matches_full_softmax_in_expectation():
     for _ in range(20):
         neg = sampler.sample(torch.tensor([0]), torch.tensor([0]), g)
         hit = neg.ids == 0
-        args = (user, items[0:1], items[neg.ids], neg.log_q, tau, hit)
-        corrected.append(sampled_softmax(*args).item())
-        raw.append(sampled_softmax(*args, logq_correction=False).item())
+        args = ((user * items[0:1]).sum(-1), scores(user, items[neg.ids]), neg.log_q, tau, hit)
+        corrected.append(sampled_softmax_logits(*args).item())
+        raw.append(sampled_softmax_logits(*args, logq_correction=False).item())
     assert np.mean(corrected) == pytest.approx(full, rel=0.01)
     assert abs(np.mean(raw) - full) > 0.05 * full               # without logQ it is biased
 
