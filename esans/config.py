@@ -235,9 +235,17 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     if not path.exists():
         raise EsansError("file not found", path=path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = path.read_bytes()
+        raw = yaml.safe_load(data.decode("utf-8")) or {}
+    except UnicodeDecodeError as exc:
+        raise EsansError(f"not valid UTF-8 (byte {data[exc.start]:#x}); re-save the file as "
+                         "UTF-8", path=path, row=data[: exc.start].count(b"\n") + 1,
+                         rule="encoding") from None
     except yaml.YAMLError as exc:
-        raise EsansError(f"not valid YAML: {exc}".replace("\n", " "), path=path) from None
+        mark = getattr(exc, "problem_mark", None)
+        what = getattr(exc, "problem", None) or str(exc).replace("\n", " ")
+        where = f" (column {mark.column + 1})" if mark else ""
+        raise EsansError(f"not valid YAML: {what}{where}", path=path, row=mark.line + 1 if mark else None, rule="yaml") from None
     if not isinstance(raw, dict):
         raise EsansError("top level must be a mapping", path=path)
     try:

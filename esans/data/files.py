@@ -12,6 +12,8 @@ read as one table.
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 from pathlib import Path
 
@@ -30,7 +32,8 @@ def read_table(path: Path, columns: dict[str, list[str]]) -> pl.DataFrame:
     parts = (sorted(path.glob("*.parquet")) if path.is_dir() else
              sorted(path.parent.glob(path.name)) if any(c in path.name for c in "*?[") else None)
     if parts is not None and not parts:
-        raise EsansError("no parquet parts found", path=path)
+        raise EsansError("no parquet parts found (a folder is read as its *.parquet files)",
+                         path=path)
     if parts is None and not path.exists():
         raise EsansError("file not found", path=path)
     if parts is None and path.stat().st_size == 0:
@@ -43,13 +46,15 @@ def read_table(path: Path, columns: dict[str, list[str]]) -> pl.DataFrame:
         elif path.suffix.lower() in {".csv", ".tsv"}:
             raw = path.read_bytes()
             try:
-                raw.decode("utf-8")
+                text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
                 line = raw[: exc.start].count(b"\n") + 1
                 raise EsansError(f"not valid UTF-8 (byte {raw[exc.start]:#x}); re-save the file "
                                  "as UTF-8", path=path, row=line, rule="encoding") from None
-            df = pl.read_csv(raw, separator="\t" if path.suffix.lower() == ".tsv" else ",",
-                             infer_schema=False)
+            sep = "\t" if path.suffix.lower() == ".tsv" else ","
+            _check_fields(text, sep, path)
+            del text
+            df = pl.read_csv(raw, separator=sep, infer_schema=False)
         else:
             raise EsansError("unsupported format (use .csv, .tsv or .parquet)", path=path)
     except EsansError:
@@ -76,6 +81,27 @@ def read_table(path: Path, columns: dict[str, list[str]]) -> pl.DataFrame:
             raise EsansError(f"row repeats the header {text} (files concatenated?); remove it",
                              path=path, row=_line(path, row), rule="header")
     return df
+
+
+def _check_fields(text: str, sep: str, path: Path) -> None:
+    """Every record has as many fields as the header: a short row is not padded with
+    missing values, a long one not cut (the error names the line the record starts on)."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
+    header, start = None, 1
+    for fields in reader:
+        if fields:
+            if header is None:
+                header = len(fields)
+                twice = sorted({f for f in fields if fields.count(f) > 1})
+                if twice:
+                    raise EsansError(f"column(s) {twice} appear more than once in the header",
+                                     path=path, row=1, rule="schema")
+            elif len(fields) != header:
+                hint = (f" (an unquoted {sep!r} in a value?)" if len(fields) > header else
+                        " (an unclosed quote?)" if reader.line_num > start else "")
+                raise EsansError(f"record has {len(fields)} field(s); the header has {header}"
+                                 f"{hint}", path=path, row=start, rule="fields")
+        start = reader.line_num + 1
 
 
 def _line(path: Path, row: int) -> int:
@@ -194,7 +220,12 @@ def safe_image_path(value: str | None, items_file: Path, row: int,
         raise EsansError(f"image_path {value!r} is absolute; give it relative to the items "
                          "file's folder", path=items_file, row=_line(items_file, row),
                          rule="image-path")
-    target = (root / value).resolve()  # follows symlinks
+    try:
+        target = (root / value).resolve()  # follows symlinks
+    except (OSError, RuntimeError) as exc:  # a symlink loop, a name too long, ...
+        raise EsansError(f"image_path {value!r} cannot be resolved "
+                         f"({'a symlink loop' if 'loop' in str(exc).lower() else exc})",
+                         path=items_file, row=_line(items_file, row), rule="image-path") from None
     if not target.is_relative_to(root):
         raise EsansError(f"image_path {value!r} leads outside the data folder {root}",
                          path=items_file, row=_line(items_file, row), rule="image-path")
