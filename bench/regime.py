@@ -212,7 +212,7 @@ def train_params(dataset: str, overrides: dict, threads: int):
 
 def run_one(dataset: str, config: str, budget: int, seed: int, threads: int) -> dict:
     from esans.data.history import Histories
-    from esans.rank import heldout_metrics
+    from esans.rank import evaluate
     from esans.sampling.base import SeenItems
     from esans.train import train
 
@@ -233,8 +233,8 @@ def run_one(dataset: str, config: str, budget: int, seed: int, threads: int) -> 
     if len(test_users) > EVAL_USERS:
         test_users = np.sort(np.random.default_rng(0).choice(test_users, EVAL_USERS,
                                                              replace=False))
-    m = heldout_metrics(res.model, test_users, seen, tp.history_len, z["test_users"],
-                        z["test_items"], KS)
+    m, _ = evaluate(res.model, test_users, seen, tp.history_len, z["test_users"],
+                    z["test_items"], KS)
     best = res.best_epoch
     return {"dataset": dataset, "config": config, "budget": budget, "seed": seed,
             **{k: v for k, v in m.items()}, "epochs": len(res.history), "best_epoch": best,

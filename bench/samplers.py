@@ -81,7 +81,7 @@ def run_one(work: Path, overrides: dict, seed: int) -> dict:
     os.chdir(work)
     from esans.config import load_params
     from esans.data.history import Histories
-    from esans.rank import heldout_metrics
+    from esans.rank import evaluate
     from esans.sampling.base import SeenItems
     from esans.stages.train import _train_data
     from esans.train import train
@@ -99,9 +99,8 @@ def run_one(work: Path, overrides: dict, seed: int) -> dict:
     seen = Histories(seen_df["user_idx"].to_numpy(), seen_df["item_idx"].to_numpy(),
                      data.n_users)
     users = np.unique(split["test"]["user_idx"].to_numpy())
-    m = heldout_metrics(res.model, users, seen, tp.history_len,
-                        split["test"]["user_idx"].to_numpy(), split["test"]["item_idx"].to_numpy(),
-                        KS)
+    m, _ = evaluate(res.model, users, seen, tp.history_len,
+                    split["test"]["user_idx"].to_numpy(), split["test"]["item_idx"].to_numpy(), KS)
     return {"seed": seed, **{k: v for k, v in m.items() if k != "n_users"},
             "epochs": len(res.history), "best_epoch": res.best_epoch,
             "valid_recall@50": res.best_valid_recall50, "train_s": train_s,
@@ -114,7 +113,8 @@ def ease_row(work: Path) -> dict:
     import polars as pl
 
     from esans.baselines import ease
-    from esans.metrics import recall_ndcg
+    from esans.data.history import Histories
+    from esans.rank import score, topk_scores
 
     d = {s: pl.read_parquet(work / f"data/split/{s}.parquet")
          for s in ("users", "items", "train", "valid", "test")}
@@ -122,15 +122,12 @@ def ease_row(work: Path) -> dict:
     t0 = time.perf_counter()
     b = ease.fit(d["train"]["user_idx"].to_numpy(), d["train"]["item_idx"].to_numpy(), nu, ni,
                  300.0)
-    hist = pl.concat([d["train"], d["valid"]])
+    hist = pl.concat([d["train"], d["valid"]]).sort(["user_idx", "pos"])
+    seen = Histories(hist["user_idx"].to_numpy(), hist["item_idx"].to_numpy(), nu)
     users = np.unique(d["test"]["user_idx"].to_numpy())
     s = ease.scores(b, hist["user_idx"].to_numpy(), hist["item_idx"].to_numpy(), users, ni)
-    row_of = {u: i for i, u in enumerate(users)}
-    s[[row_of[u] for u in hist["user_idx"].to_list()], hist["item_idx"].to_numpy()] = -np.inf
-    top = np.argsort(-s, axis=1)[:, :max(KS)]
-    g = d["test"].group_by("user_idx").agg(pl.col("item_idx"))
-    truth = dict(zip(g["user_idx"].to_list(), g["item_idx"].to_list()))
-    m = recall_ndcg(top, [np.asarray(truth[u]) for u in users], KS)
+    top = topk_scores(s, users, seen, max(KS))
+    m = score(top, users, d["test"]["user_idx"].to_numpy(), d["test"]["item_idx"].to_numpy(), KS)
     return {k: v for k, v in m.items() if k != "n_users"} | {"train_s": time.perf_counter() - t0}
 
 

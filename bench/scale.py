@@ -84,9 +84,7 @@ def main() -> None:
     from esans.data.history import Histories
     from esans.data.split import temporal_split
     from esans.data.synthetic_scale import ScaleParams, generate, read_item_vectors
-    from esans.evaluate import rank_with_index
-    from esans.metrics import recall_ndcg
-    from esans.rank import user_vectors
+    from esans.rank import score, topk, user_vectors
     from esans.train import TrainData, train
 
     base = load_params(ROOT / "params.yaml")
@@ -200,11 +198,8 @@ def main() -> None:
                                                             len(np.unique(test_u))),
                                     replace=False))
         uv = user_vectors(model, eusers, seen_hist, tp.history_len, item_vecs).numpy()
-        top = rank_with_index(flat, uv, eusers, seen_hist, 200)
-        o = np.argsort(test_u, kind="stable")
-        tu, ti = test_u[o], test_i[o]
-        lo, hi = np.searchsorted(tu, eusers), np.searchsorted(tu, eusers, side="right")
-        m = recall_ndcg(top, [ti[x:y] for x, y in zip(lo, hi, strict=True)], [20, 50, 100, 200])
+        top = topk(uv, eusers, seen_hist, 200, index=flat)
+        m = score(top, eusers, test_u, test_i, [20, 50, 100, 200])
         row.update(users=len(eusers), **{k: round(v, 4) for k, v in m.items()
                                          if isinstance(v, float)})
 

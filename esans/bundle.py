@@ -220,8 +220,7 @@ class Bundle:
         indices; history items it does not know are dropped, held-out items it does not
         know stay in the denominator (a miss: this model cannot recommend them)."""
         from esans.data.history import Histories
-        from esans.metrics import recall_ndcg
-        from esans.rank import topk_masked, user_vectors
+        from esans.rank import evaluate
 
         uidx = dict(zip(self.users["user_id"].to_list(), self.users["user_idx"].to_list()))
         iidx = dict(zip(self.items["item_id"].to_list(), self.items["item_idx"].to_list()))
@@ -238,13 +237,9 @@ class Bundle:
                          self.users.height)
         import torch
 
-        with torch.inference_mode():
-            iv = torch.from_numpy(self.item_vectors)
-            uv = user_vectors(self.model, users, hist, self.meta["history_len"], iv)
-            top = topk_masked(uv, iv, users, hist, max(ks))
-        truth: dict[int, list[int]] = {}
-        for u, i in held.select("user_id", "item_id").iter_rows():
-            if u in uidx:
-                truth.setdefault(uidx[u], []).append(iidx.get(i, -2))
-        return recall_ndcg(top, [np.asarray(truth.get(int(u), []), np.int64) for u in users],
-                           ks)
+        h = held.select("user_id", "item_id").filter(pl.col("user_id").is_in(list(uidx)))
+        m, _ = evaluate(self.model, users, hist, self.meta["history_len"],
+                        np.array([uidx[u] for u in h["user_id"].to_list()], np.int64),
+                        np.array([iidx.get(i, -2) for i in h["item_id"].to_list()], np.int64),
+                        ks, item_vecs=torch.from_numpy(self.item_vectors))
+        return m

@@ -64,7 +64,7 @@ class Server:
     def recommend(self, user_id: str, k: int = 10) -> list[dict]:
         """Top-k unseen items for a user, from the full history the pipeline saw."""
         from esans.data.history import Histories
-        from esans.evaluate import rank_with_index
+        from esans.rank import topk
 
         hit = self.users.filter(pl.col("user_id") == str(user_id))
         if hit.height == 0:
@@ -79,7 +79,7 @@ class Server:
             ut = torch.tensor([u])
             h = hist.last(ut, self.bundle.meta["history_len"])
             uv = model.users(ut, h, iv[h.clamp(min=0)]).numpy()
-        top = rank_with_index(self.index, uv, np.array([u]), hist, k)[0]
+        top = topk(uv, np.array([u]), hist, k, index=self.index)[0]
         top = top[top >= 0]
         return self._rows(top, self.item_vectors[top] @ uv[0])
 

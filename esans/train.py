@@ -28,7 +28,7 @@ from esans.data.history import Histories
 from esans.io import atomic_path
 from esans.model.loss import full_softmax, sampled_softmax_logits, scores
 from esans.model.towers import TwoTower
-from esans.rank import heldout_metrics
+from esans.rank import evaluate
 from esans.sampling import edis
 from esans.sampling.base import Sampler, SeenItems
 from esans.sampling.dns import DNSSampler
@@ -105,8 +105,8 @@ def valid_recall(model: TwoTower, data: TrainData, train_hist: Histories,
     if len(users) == 0:
         return 0.0
     model.eval()
-    m = heldout_metrics(model, users, train_hist, history_len, data.valid_users,
-                        data.valid_items, [k])
+    m, _ = evaluate(model, users, train_hist, history_len, data.valid_users,
+                    data.valid_items, [k])
     model.train()
     return m[f"recall@{k}"]
 

@@ -19,10 +19,8 @@ def evaluate(p: Params) -> dict:
     import torch
 
     from esans.data.history import Histories
-    from esans.evaluate import rank_with_index
-    from esans.metrics import recall_ndcg
     from esans.model.towers import load
-    from esans.rank import user_vectors
+    from esans.rank import evaluate as protocol
 
     t0 = time.perf_counter()
     torch.set_num_threads(p.train.threads)
@@ -31,18 +29,15 @@ def evaluate(p: Params) -> dict:
     item_vecs = torch.from_numpy(read_npy(paths.INDEX / "item_vectors.npy"))
     users_t, items_t = split_table("users"), split_table("items")
     train, valid, test = (split_table(n) for n in ("train", "valid", "test"))
-    n_users = users_t.height
-    kmax = max(p.evaluate.ks)
     metrics, tops = {}, {}
     for name, held, seen_parts in (("valid", valid, [train]), ("test", test, [train, valid])):
         seen_df = pl.concat(seen_parts).sort(["user_idx", "pos"])
-        seen = Histories(seen_df["user_idx"].to_numpy(), seen_df["item_idx"].to_numpy(), n_users)
+        seen = Histories(seen_df["user_idx"].to_numpy(), seen_df["item_idx"].to_numpy(),
+                         users_t.height)
         users = np.unique(held["user_idx"].to_numpy())
-        uv = user_vectors(model, users, seen, meta["history_len"], item_vecs)
-        top = rank_with_index(idx, uv.numpy(), users, seen, kmax)
-        grouped = held.group_by("user_idx").agg(pl.col("item_idx")).sort("user_idx")
-        truth = dict(zip(grouped["user_idx"].to_list(), grouped["item_idx"].to_list()))
-        m = recall_ndcg(top, [np.asarray(truth[u]) for u in users], p.evaluate.ks)
+        m, top = protocol(model, users, seen, meta["history_len"], held["user_idx"].to_numpy(),
+                          held["item_idx"].to_numpy(), p.evaluate.ks, item_vecs=item_vecs,
+                          index=idx)
         metrics[name] = {k: round(v, 6) if isinstance(v, float) else v for k, v in m.items()}
         tops[name] = (users, top)
     users, top = tops["test"]
