@@ -27,7 +27,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from esans.config import Sampler, load_params
 from esans.lock import workspace_lock
-from tasks.dag import downstream, stage_order
+from tasks import dag
 from tasks.gate import gate, stale_stages
 from tasks.params import run_overrides
 from tasks.stages import dvc_cache_keys, run_stage
@@ -131,10 +131,10 @@ def retrain(project_dir: str = ".", force: bool = False, source: Source | None =
 def _retrain(root: Path, force: bool, promote: bool, overrides: dict) -> dict:
     note = ("" if not overrides else "\n\nRun parameters (this run only; params.yaml unchanged): "
             + ", ".join(f"`{k}={v}`" for k, v in overrides.items()))
-    order = stage_order(root / "dvc.yaml")
+    order = dag.read(root).order
     runs = [run_stage(order[0], str(root), force)]
-    stale = stale_stages(str(root))
-    if not force and not stale and (root / "models/bundle").exists():
+    pipeline = stale_stages(str(root))
+    if not force and not pipeline.stale and (root / "models/bundle").exists():
         # nothing to retrain; the workspace's bundle may still await promotion (e.g. after
         # `make pipeline`): the gate says so, or that it is the champion already
         decision = gate(str(root)) if promote else None
@@ -145,9 +145,9 @@ def _retrain(root: Path, force: bool, promote: bool, overrides: dict) -> dict:
             description="esans retrain")
         _reject(decision)
         return {"up_to_date": True, "stages": runs, "promotion": decision}
-    affected = downstream(stale, root / "dvc.yaml")
+    affected = pipeline.downstream(pipeline.stale)
     dask = load_params(root / "params.yaml").encode.dask
-    keys = dvc_cache_keys(root, affected)
+    keys = dvc_cache_keys(root, pipeline)
     for stage in order[1:]:
         if stage == "encode" and dask.shards > 0 and (force or stage in affected):
             from flows.encode import encode_sharded  # fills the cache on Dask first

@@ -1,61 +1,63 @@
-"""The stage order, read from ``dvc.yaml`` (the one place the DAG is declared)."""
+"""The pipeline as DVC sees it, read through DVC's own API (``dvc.repo.Repo``): the stage
+graph, a stage order, what is stale and what that feeds. DVC is the one engine; nothing here
+parses ``dvc.yaml`` or decides staleness on its own.
+"""
 
 from __future__ import annotations
 
-import graphlib
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
+
+@dataclass(frozen=True)
+class Pipeline:
+    order: list[str]                  # stages, each after the stages it depends on
+    feeds: dict[str, set[str]]        # stage -> the stages that (transitively) consume it
+    stale: list[str] = field(default_factory=list)  # changed, per `dvc status`
+    always_changed: set[str] = field(default_factory=set)
+
+    def downstream(self, stages: list[str] | set[str]) -> set[str]:
+        """``stages`` and every stage that consumes their outputs: DVC's status lists only
+        the first, since the others' inputs have not changed yet."""
+        return set(stages).union(*(self.feeds[s] for s in stages))
 
 
-def _paths(entries: list) -> list[str]:
-    out = []
-    for e in entries or []:
-        out.extend(e.keys() if isinstance(e, dict) else [e])
-    return [str(p).rstrip("/") for p in out]
+def _root(project: str | Path) -> Path:
+    p = Path(project)
+    return p.parent if p.name == "dvc.yaml" else p
 
 
-def stage_graph(dvc_yaml: str | Path = "dvc.yaml") -> dict[str, set[str]]:
-    """Each stage -> the stages whose outputs it depends on."""
-    stages = yaml.safe_load(Path(dvc_yaml).read_text())["stages"]
-    produced: dict[str, str] = {}
-    for name, st in stages.items():
-        for key in ("outs", "metrics", "plots"):
-            for path in _paths(st.get(key)):
-                produced[path] = name
-    graph: dict[str, set[str]] = {name: set() for name in stages}
-    for name, st in stages.items():
-        for dep in _paths(st.get("deps")):
-            for out, producer in produced.items():
-                if producer != name and (dep == out or dep.startswith(out + "/")):
-                    graph[name].add(producer)
-    return graph
+def read(project: str | Path, status: bool = False) -> Pipeline:
+    """DVC's graph of the project's ``dvc.yaml`` stages; with ``status``, also the stages
+    `dvc status` finds changed (an always-changed stage that is otherwise unchanged, like
+    ``source``, is not stale)."""
+    import networkx as nx
+    from dvc.repo import Repo
+    from dvc.stage import PipelineStage
+
+    root = _root(project).resolve()
+    with Repo(str(root)) as repo:
+        stages = [s for s in repo.index.stages if isinstance(s, PipelineStage)
+                  and Path(s.path).parent.resolve() == root]
+        graph = repo.index.graph.subgraph(stages)        # edges: stage -> its dependency
+        position = {s: i for i, s in enumerate(stages)}  # ties keep dvc.yaml's order
+        order = [s.name for s in nx.lexicographical_topological_sort(
+            graph.reverse(copy=False), key=position.__getitem__)]
+        feeds = {s.name: {a.name for a in nx.ancestors(graph, s)} for s in stages}
+        stale = []
+        if status:
+            for target, changes in repo.status().items():
+                name = target.rsplit(":", 1)[-1]
+                if name in feeds and any(c != "always changed" for c in changes):
+                    stale.append(name)
+        always = {s.name for s in stages if s.always_changed}
+    return Pipeline(order, feeds, sorted(stale, key=order.index), always)
 
 
-def downstream(stale: list[str] | set[str], dvc_yaml: str | Path = "dvc.yaml") -> set[str]:
-    """The stale stages and every stage that (transitively) consumes their outputs: DVC's
-    own status lists only the first, since the others' inputs have not changed yet."""
-    graph = stage_graph(dvc_yaml)
-    out = set(stale)
-    changed = True
-    while changed:
-        changed = False
-        for name, upstream in graph.items():
-            if name not in out and upstream & out:
-                out.add(name)
-                changed = True
-    return out
-
-
-def stage_order(dvc_yaml: str | Path = "dvc.yaml") -> list[str]:
+def stage_order(project: str | Path) -> list[str]:
     """Stages in a topological order of their deps -> outs edges (ties keep file order)."""
-    stages = yaml.safe_load(Path(dvc_yaml).read_text())["stages"]
-    graph = stage_graph(dvc_yaml)
-    ts = graphlib.TopologicalSorter(graph)
-    ts.prepare()
-    order, index = [], {n: i for i, n in enumerate(stages)}
-    while ts.is_active():
-        ready = sorted(ts.get_ready(), key=index.__getitem__)
-        order.extend(ready)
-        ts.done(*ready)
-    return order
+    return read(project).order
+
+
+def downstream(stale: list[str] | set[str], project: str | Path) -> set[str]:
+    return read(project).downstream(stale)

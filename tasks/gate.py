@@ -2,33 +2,23 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
 from prefect import get_run_logger, task
 
 from esans import registry
 from esans.config import load_params
-from tasks.stages import _dvc
+from tasks import dag
+from tasks.dag import Pipeline
 
 
 @task(name="stale-stages")
-def stale_stages(project_dir: str) -> list[str]:
-    """Stages `dvc status` reports as changed (the always-changed source fingerprint excluded)."""
-    out = subprocess.run([_dvc(), "status", "--json"], cwd=project_dir, capture_output=True,
-                         text=True, check=True).stdout
-    status = json.loads(out or "{}")
-    stale = []
-    for stage, changes in status.items():
-        if stage.endswith(".dvc"):       # registry/<id>.dvc: a promoted bundle, not a stage
-            continue
-        name = stage.split(":")[-1]
-        real = [c for c in changes if c != "always changed"]
-        if real:
-            stale.append(name)
-    get_run_logger().info("stale stages: %s", stale or "none")
-    return stale
+def stale_stages(project_dir: str) -> Pipeline:
+    """DVC's graph of the pipeline and the stages `dvc status` finds changed (the
+    always-changed source fingerprint is not stale by itself)."""
+    pipeline = dag.read(project_dir, status=True)
+    get_run_logger().info("stale stages: %s", pipeline.stale or "none")
+    return pipeline
 
 
 @task(name="promotion-gate")

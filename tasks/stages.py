@@ -24,6 +24,8 @@ import yaml
 from prefect import get_run_logger, task
 from prefect.context import TaskRunContext
 
+from tasks.dag import Pipeline
+
 
 class StageFailed(RuntimeError):
     """A stage failed for a reason that may pass (killed, out of memory, a lock): retried."""
@@ -39,7 +41,7 @@ def _transient(task, task_run, state) -> bool:
     return StageRejectedInput.__name__ not in (state.message or "")
 
 
-def _dvc() -> str:
+def dvc_executable() -> str:
     local = Path(sys.executable).with_name("dvc")
     return str(local) if local.exists() else (shutil.which("dvc") or "dvc")
 
@@ -51,7 +53,7 @@ def dvc(project_dir: str | Path, *args: str) -> subprocess.CompletedProcess:
 
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}"
            f"{os.environ.get('PATH', '')}", FLOW_ENV: str(os.getpid())}
-    return subprocess.run([_dvc(), *args], cwd=project_dir, env=env, capture_output=True,
+    return subprocess.run([dvc_executable(), *args], cwd=project_dir, env=env, capture_output=True,
                           text=True, check=False)
 
 
@@ -62,19 +64,18 @@ def failure_reason(proc: subprocess.CompletedProcess) -> str:
                 lines[-1] if lines else f"exit {proc.returncode}")
 
 
-def dvc_cache_keys(project_dir: str | Path, affected: set[str]) -> dict[str, str | None]:
+def dvc_cache_keys(project_dir: str | Path, pipeline: Pipeline) -> dict[str, str | None]:
     """Each stage's ``dvc.lock`` entry, hashed; None for a stage that is (or may become)
     stale, is always-changed, or has never run. Entries of unaffected stages do not change
     while the flow runs, so one read serves the whole run."""
-    root = Path(project_dir)
-    stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
-    lock_file = root / "dvc.lock"
+    lock_file = Path(project_dir) / "dvc.lock"
     lock = ((yaml.safe_load(lock_file.read_text()) or {}).get("stages", {})
             if lock_file.exists() else {})
+    affected = pipeline.downstream(pipeline.stale)
     keys: dict[str, str | None] = {}
-    for stage, spec in stages.items():
+    for stage in pipeline.order:
         entry = lock.get(stage)
-        if stage in affected or spec.get("always_changed") or entry is None:
+        if stage in affected or stage in pipeline.always_changed or entry is None:
             keys[stage] = None
             continue
         blob = json.dumps({"stage": stage, "lock": entry}, sort_keys=True, default=str)
