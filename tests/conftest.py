@@ -59,6 +59,9 @@ def make_project(dest: Path, overrides: dict | None = None) -> Path:
         shutil.copytree(ROOT / name, dest / name,
                         ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / ".gitignore", dest / ".gitignore")
+    (dest / "bench/results").mkdir(parents=True)
+    for name in ("samplers-ml100k.json", "samplers-ml100k.png"):   # the report's deps
+        shutil.copy(ROOT / "bench/results" / name, dest / "bench/results" / name)
     params = yaml.safe_load((dest / "params.yaml").read_text())
     deep_update(params, TINY)
     deep_update(params, overrides or {})

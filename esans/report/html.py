@@ -12,7 +12,6 @@ import base64
 import html
 import io
 import json
-import subprocess
 from pathlib import Path
 
 import matplotlib
@@ -81,15 +80,26 @@ def metrics_section(metrics: dict) -> list[str]:
             _img(_png(fig), "Recall@K and NDCG@K")]
 
 
+BENCH = Path("bench/results/samplers-ml100k")   # the sampler benchmark (.json, .png): deps
+
+
 def benchmark_section(root: Path) -> list[str]:
-    md = root / "bench/results/samplers-ml100k.md"
-    if not md.exists():
+    """The sampler benchmark's summary table (parsed from its JSON) and plot, if it ran."""
+    f = root / BENCH.with_suffix(".json")
+    if not f.exists():
         return []
-    lines = [ln for ln in md.read_text().splitlines() if ln.startswith("|")]
-    rows = [[c.strip() for c in ln.strip("|").split("|")] for ln in lines if "---" not in ln]
-    body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in rows)
-    out = ["<h2>Sampler benchmark (ml100k-multimodal)</h2>", f"<table>{body}</table>"]
-    png = md.with_suffix(".png")
+    b = json.loads(f.read_text())
+    ks = ["recall@20", "recall@50", "recall@100", "recall@200", "ndcg@50"]
+    rows = [("sampler", *ks)]
+    for name, s in b.get("summary", {}).items():
+        rows.append((name, *(f"{s[k]['mean']:.4f} ± {s[k]['std']:.4f}" for k in ks)))
+    if b.get("ease"):
+        rows.append(("EASE (reference)", *(f"{b['ease'][k]:.4f}" for k in ks)))
+    body = "".join("<tr>" + "".join(f"<td>{esc(str(c))}</td>" for c in r) + "</tr>"
+                   for r in rows)
+    out = [f"<h2>Sampler benchmark ({esc(str(b.get('dataset', '')))}, "
+           f"{esc(str(b.get('seeds', '')))} seeds)</h2>", f"<table>{body}</table>"]
+    png = root / BENCH.with_suffix(".png")
     if png.exists():
         out.append(_img(base64.b64encode(png.read_bytes()).decode(), "sampler benchmark"))
     return out
@@ -180,24 +190,18 @@ def validation_section(reports: Path) -> list[str]:
     return out
 
 
-def lineage_section(root: Path) -> list[str]:
+def lineage_section(params: dict) -> list[str]:
+    """What this model was built from: the raw inputs' fingerprint (the source stage's
+    output) and the params the run used."""
     rows: list[tuple[str, object]] = []
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
-                                text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        commit = "unknown"
-    rows.append(("git commit", commit))
-    lock = root / "dvc.lock"
-    if lock.exists():
-        import yaml
+    if paths.SOURCE.exists():
+        src = json.loads(paths.SOURCE.read_text())
+        rows.append(("data source", src.get("source")))
+        for name, entry in src.get("inputs", {}).items():
+            rows.append((f"input {name}", f"md5 {entry['md5']}, {entry['size']} bytes"))
+    import yaml
 
-        stages = yaml.safe_load(lock.read_text()).get("stages", {})
-        for o in stages.get("ingest", {}).get("outs", []):
-            rows.append((f"data hash {o['path']}", o.get("md5")))
-    params = root / "params.yaml"
-    if params.exists():
-        rows.append(("params.yaml", params.read_text()))
+    rows.append(("params", yaml.safe_dump(params, sort_keys=False)))
     return ["<h2>Lineage</h2>", _table(rows)]
 
 
@@ -210,7 +214,8 @@ STYLE = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#22
          ".card.easy{background:#eef}.noimg{width:96px;height:96px;background:#eee}")
 
 
-def build(reports: Path, metrics_path: Path, root: Path = Path(".")) -> Path:
+def build(reports: Path, metrics_path: Path, params: dict, root: Path = Path(".")) -> Path:
+    """Write ``reports/index.html`` from the declared inputs of the report stage only."""
     metrics = json.loads(metrics_path.read_text())
     parts = ["<h1>esans report</h1>", *metrics_section(metrics), *benchmark_section(root),
              *training_section(reports)]
@@ -228,7 +233,7 @@ def build(reports: Path, metrics_path: Path, root: Path = Path(".")) -> Path:
             d = json.loads(f.read_text())
             flat = [(k, json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in d.items()]
             parts += [f"<h2>Stage: {stage}</h2>", _table(flat)]
-    parts += lineage_section(root)
+    parts += lineage_section(params)
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>esans report</title>"
             f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>")
     out = reports / "index.html"

@@ -14,5 +14,5 @@ def report(p: Params) -> dict:
     from esans.report.html import build
 
     t0 = time.perf_counter()
-    out = build(paths.REPORTS, paths.METRICS)
+    out = build(paths.REPORTS, paths.METRICS, p.model_dump(by_alias=True))
     return timed({"html": str(out)}, t0)

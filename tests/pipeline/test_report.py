@@ -49,7 +49,12 @@ def test_report_images_and_metrics(built_project):
     assert doc.cards.count("card positive") >= 1
     assert doc.cards.count("card hard") == 3 * doc.cards.count("card positive")
     assert doc.cards.count("card easy") == 3 * doc.cards.count("card positive")
-    assert "Lineage" in page and "git commit" in page
+    # lineage from declared inputs only: the params the run used, the source's fingerprint
+    assert "Lineage" in page and "data source" in page and "train:" in page
+    # the sampler benchmark, parsed from its JSON (a declared dep), one row per config
+    bench = json.loads((p / "bench/results/samplers-ml100k.json").read_text())
+    for name in bench["summary"]:
+        assert f"<td>{name}</td>" in page.replace("&amp;", "&").replace("&#x27;", "'"), name
     # the validation section links the great-expectations Data Docs, which exist
     assert 'href="data_docs/index.html"' in page
     assert (p / "reports/data_docs/index.html").stat().st_size > 1000

@@ -1,11 +1,16 @@
-"""Each stage declares in dvc.yaml every param it reads (so a param change can never leave an
-output DVC calls up to date): every stage runs in-process on a copy of the built tiny
-project while reads of the config model's fields are recorded."""
+"""Each stage declares in dvc.yaml every param and every workspace file it reads (so a param
+or data change can never leave an output DVC calls up to date): every stage runs in-process on
+a copy of the built tiny project while reads of the config model's fields, and files opened
+for reading from Python (an audit hook; native readers such as polars' are not seen), are
+recorded."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 import typing
+from pathlib import Path
 
 import pytest
 import yaml
@@ -71,11 +76,68 @@ def reads(monkeypatch):
     return seen
 
 
+_OPENED: dict = {"root": None, "files": set()}
+
+
+def _audit(event: str, args: tuple) -> None:
+    if event != "open" or _OPENED["root"] is None:
+        return
+    path, mode, flags = args
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        return
+    writes = (any(c in mode for c in "wax+") if isinstance(mode, str)
+              else bool(flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT)))
+    name = os.fsdecode(path)
+    # folders, and names relative to a folder's fd (shutil.rmtree), are not file reads
+    if not writes and os.path.isfile(name):
+        _OPENED["files"].add(os.path.abspath(name))
+
+
+@pytest.fixture
+def opened():
+    """Workspace files opened for reading while ``opened["root"]`` is set."""
+    if not getattr(sys, "_esans_audit", False):   # an audit hook cannot be removed: add once
+        sys.addaudithook(_audit)
+        sys._esans_audit = True
+    yield _OPENED
+    _OPENED["root"] = None
+    _OPENED["files"] = set()
+
+
+# Provenance a stage copies as it is, not an input: the bundle keeps the dvc.lock it was
+# built under (the lock cannot be a dep of a stage it records; not part of the model hash).
+PROVENANCE = {("bundle", "dvc.lock")}
+
+
+def _undeclared_reads(name: str, files: set[str], ws: Path) -> list[str]:
+    st = STAGES[name]
+    declared = [next(iter(e)) if isinstance(e, dict) else e
+                for key in ("deps", "outs", "metrics", "plots") for e in st.get(key, [])]
+    out = []
+    for f in files:
+        rel = Path(os.path.realpath(f))
+        try:
+            rel = rel.relative_to(os.path.realpath(ws))
+        except ValueError:
+            continue                       # outside the workspace: libraries, model weights
+        r = rel.as_posix()
+        if r == "params.yaml" or r.startswith((".cache/", ".dvc/", ".git/")) or \
+                "__pycache__" in r or r.endswith(".py") or \
+                any(part.startswith(".") for part in rel.parts):
+            continue       # params are checked above; caches are documented; atomic temp files
+        if (name, r) in PROVENANCE:
+            continue
+        if not any(r == d.rstrip("/") or r.startswith(d.rstrip("/") + "/") for d in declared):
+            out.append(r)
+    return sorted(out)
+
+
 def _covered(k: str, declared: list[str]) -> bool:
     return any(k == d or k.startswith(d + ".") for d in declared)
 
 
-def test_every_param_a_stage_reads_is_declared(built_project, tmp_path, monkeypatch, reads):
+def test_every_param_and_file_a_stage_reads_is_declared(built_project, tmp_path, monkeypatch,
+                                                        reads, opened):
     from esans import stages
     from tasks.dag import stage_order
 
@@ -86,7 +148,13 @@ def test_every_param_a_stage_reads_is_declared(built_project, tmp_path, monkeypa
     for name in stage_order(ws / "dvc.yaml"):
         p = config.load_params("params.yaml")
         reads.clear()
+        opened["files"], opened["root"] = set(), ws
         stages.get(name)(p)
+        opened["root"] = None
+        files = _undeclared_reads(name, opened["files"], ws)
+        if files:
+            problems.append(f"{name}: reads undeclared files {files}")
+        file_reads = opened["files"] if name == "report" else set()
         declared = [next(iter(e)) if isinstance(e, dict) else e
                     for e in STAGES[name].get("params", [])]
         train_reads |= reads if name == "train" else set()
@@ -94,4 +162,5 @@ def test_every_param_a_stage_reads_is_declared(built_project, tmp_path, monkeypa
         if missing:
             problems.append(f"{name}: reads {missing}, declares {declared}")
     assert {"seed", "train.sampler", "train.lr", "train.m_o"} <= train_reads  # it records
+    assert any(f.endswith("reports/validate.json") for f in file_reads)        # it records
     assert not problems, "\n".join(problems)
