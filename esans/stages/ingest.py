@@ -25,6 +25,9 @@ def ingest(p: Params) -> dict:
     src = p.data.source
     with atomic_dir(paths.INGEST) as out:
         locate = lambda path: path  # noqa: E731
+        # images the pipeline generated (synthetic only; other sources' stay where they are):
+        # always a folder, so the stages that show them can declare it
+        (out / paths.INGEST_IMAGES.name).mkdir()
         if src == "synthetic":
             data = synthetic.generate(p.data.synthetic, p.seed)
             synthetic.write_images(data.images, out / paths.INGEST_IMAGES.name)
