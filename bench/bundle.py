@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -30,12 +29,11 @@ import polars as pl
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from esans import paths, registry  # noqa: E402
-from esans.bundle import assemble  # noqa: E402
-from esans.io import atomic_dir  # noqa: E402
-from esans.query import Server  # noqa: E402
+from esans import paths, registry
+from esans.bundle import assemble
+from esans.io import atomic_dir
+from esans.query import Server
 
 CONTENT_DIM, DIM, HISTORY = 192, 64, 50
 

@@ -16,14 +16,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
 # candidate -> fusion weights (one modality: its own normalised vectors, no alignment).
 # Fusion normalises each block, so weights matter only up to a common scale
@@ -53,16 +50,16 @@ def main() -> None:
     from esans.cluster.msac import msac
     from esans.cluster.quality import nmi, purity
     from esans.config import load_params
-    from esans.encode.fuse import align, fuse
-    from esans.stages.fuse import modality_inputs
+    from esans.encode.fuse import align, fuse, modality_inputs
 
-    p = load_params("params.yaml")
-    feats, masks = modality_inputs()
-    status = pl.read_parquet("data/encode/status.parquet")                # item ids
-    labels = pl.read_parquet("data/ingest/items.parquet")["label"].fill_null("?").to_numpy()
-    keep = ["data/fuse/items.npy", "data/cluster/assignments.parquet",
-            "data/cluster/centroids1.npy"]
-    saved = {f: Path(f).read_bytes() for f in keep}
+    w = a.work
+    p = load_params(w / "params.yaml")
+    feats, masks = modality_inputs(w)
+    status = pl.read_parquet(w / "data/encode/status.parquet")                # item ids
+    labels = pl.read_parquet(w / "data/ingest/items.parquet")["label"].fill_null("?").to_numpy()
+    keep = [w / "data/fuse/items.npy", w / "data/cluster/assignments.parquet",
+            w / "data/cluster/centroids1.npy"]
+    saved = {f: f.read_bytes() for f in keep}
     results = {}
     done_file = a.work / "modalities-runs.jsonl"
     done: dict[tuple[str, int], dict] = {}
@@ -82,10 +79,10 @@ def main() -> None:
             x = f[mods[0]] / np.maximum(np.linalg.norm(f[mods[0]], axis=1, keepdims=True), 1e-12)
         c = p.cluster
         cl = msac(x.astype(np.float32), c.n_l1, c.n_l2, c.min_cluster_size, c.niter, p.seed)
-        np.save("data/fuse/items.npy", x.astype(np.float32))   # train reads these
+        np.save(w / "data/fuse/items.npy", x.astype(np.float32))   # train reads these
         pl.DataFrame({"item_id": status["item_id"], "l1": cl.l1, "l2": cl.l2}).write_parquet(
-            "data/cluster/assignments.parquet")
-        np.save("data/cluster/centroids1.npy", cl.centroids1)
+            w / "data/cluster/assignments.parquet")
+        np.save(w / "data/cluster/centroids1.npy", cl.centroids1)
         runs = []
         for s in range(a.seeds):
             if (name, s) not in done:
@@ -101,7 +98,7 @@ def main() -> None:
                                               for suf, fn in (("", np.mean), ("_std", np.std))}}
         print(name, results[name], flush=True)
     for f, raw in saved.items():  # restore the workspace's own fused vectors and clusters
-        Path(f).write_bytes(raw)
+        f.write_bytes(raw)
     best = max(results, key=lambda n: results[n]["valid_recall@50"])
     a.out.with_suffix(".json").write_text(json.dumps(
         {"seeds": a.seeds, "selected_on_validation": best, "candidates": results}, indent=1))

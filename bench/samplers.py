@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 # name -> overrides of params.train
 CONFIGS: dict[str, dict] = {
@@ -47,9 +46,8 @@ DATASET = (ROOT / "../shared/datasets/ml100k-multimodal").resolve()
 
 
 def enter(work: Path) -> None:
-    """Prepare the ml100k workspace (once) and make it the working directory."""
+    """Prepare the ml100k workspace (once)."""
     prepare(work, DATASET)
-    os.chdir(work)
 
 
 def prepare(work: Path, dataset: Path) -> None:
@@ -78,18 +76,18 @@ def run_one(work: Path, overrides: dict, seed: int) -> dict:
     """Train one config in this process and score it on test."""
     import polars as pl
 
-    os.chdir(work)
     from esans.config import load_params
     from esans.data.history import Histories
+    from esans.train_data import load_train_data
     from esans.rank import evaluate
     from esans.sampling.base import SeenItems
-    from esans.stages.train import _train_data
     from esans.train import train
 
-    p = load_params("params.yaml")
+    p = load_params(work / "params.yaml")
     tp = p.train.model_copy(update=overrides)
-    data = _train_data(p.model_copy(update={"train": tp}))
-    split = {s: pl.read_parquet(f"data/split/{s}.parquet") for s in ("train", "valid", "test")}
+    data = load_train_data(work, p.model_copy(update={"train": tp}))
+    split = {s: pl.read_parquet(work / f"data/split/{s}.parquet")
+             for s in ("train", "valid", "test")}
     held = pl.concat([split["valid"], split["test"]])
     heldout = SeenItems(held["user_idx"].to_numpy(), held["item_idx"].to_numpy(), data.n_items)
     t0 = time.perf_counter()

@@ -17,7 +17,6 @@ import argparse
 import json
 import platform
 import resource
-import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -26,7 +25,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 
 class RSS:

@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
 
 def main() -> None:
@@ -34,11 +31,11 @@ def main() -> None:
     from timing import alternating_step_times
 
     from esans.config import load_params
-    from esans.stages.train import _train_data
+    from esans.train_data import load_train_data
 
-    p = load_params("params.yaml")
+    p = load_params(a.work / "params.yaml")
     base = p.train.model_copy(update={"sampler": "esans"})
-    data = _train_data(p.model_copy(update={"train": base}))
+    data = load_train_data(a.work, p.model_copy(update={"train": base}))
     torch.set_num_threads(base.threads)
     arms = {"uniform": base.model_copy(update={"sampler": "uniform", "edis": False,
                                                "n_negatives": base.m_c + base.m_o}),

@@ -9,9 +9,14 @@ projections, which the alignment makes meaningful.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from esans import paths
+from esans.io import read_npy, read_parquet
 
 
 def align(feats: dict[str, np.ndarray], masks: dict[str, np.ndarray], dim: int, epochs: int,
@@ -68,3 +73,22 @@ def fuse(projected: dict[str, np.ndarray], masks: dict[str, np.ndarray],
     fused = (filled * np.sqrt(w)[None, :, None]).reshape(len(stack), -1)
     norms = np.linalg.norm(fused, axis=1, keepdims=True)
     return (fused / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def modality_inputs(root: str | Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Every modality's item vectors and which items have it, from the encode and behaviour
+    stages' outputs (a modality with no dimensions, e.g. text when vectors were provided, is
+    left out)."""
+    root = Path(root)
+    status = read_parquet(root / paths.ENCODE / "status.parquet")
+    feats = {"text": read_npy(root / paths.ENCODE / "text.npy"),
+             "image": read_npy(root / paths.ENCODE / "image.npy"),
+             "behaviour": read_npy(root / paths.BEHAVIOUR / "vectors.npy")}
+    masks = {"text": np.ones(len(status), bool),  # title is always there
+             "image": status["has_image"].to_numpy(),
+             "behaviour": read_npy(root / paths.BEHAVIOUR / "has.npy")}
+    if (root / paths.ENCODE / "provided.npy").exists():  # the items' own vectors (files)
+        feats["provided"] = read_npy(root / paths.ENCODE / "provided.npy")
+        masks["provided"] = np.ones(len(status), bool)
+    keep = [m for m, v in feats.items() if v.shape[1] > 0]
+    return {m: feats[m] for m in keep}, {m: masks[m] for m in keep}

@@ -13,33 +13,11 @@ import polars as pl
 
 from esans import paths
 from esans.config import Params
-from esans.io import atomic_dir, atomic_path, read_npy, read_parquet, write_json
-from esans.stages.common import split_table, write_report
+from esans.train_data import load_train_data
+from esans.io import atomic_dir, atomic_path, write_json
+from esans.stages.common import write_report
 
 log = logging.getLogger("esans")
-
-
-def _train_data(p: Params):
-    from esans.train import TrainData
-
-    train, valid = split_table("train"), split_table("valid")
-    need_clusters = p.train.sampler in ("msac", "esans")
-    kw = {}
-    if need_clusters:
-        a = read_parquet(paths.CLUSTER / "assignments.parquet")
-        kw = {"l1": a["l1"].to_numpy(), "l2": a["l2"].to_numpy(),
-              "centroids1": read_npy(paths.CLUSTER / "centroids1.npy")}
-    vu = valid["user_idx"].to_numpy()
-    users = np.unique(vu)
-    if 0 < p.train.valid_users < len(users):  # a fixed sample: same users every epoch
-        keep = np.random.default_rng(p.seed).choice(users, p.train.valid_users, replace=False)
-        valid = valid.filter(pl.Series(np.isin(vu, keep)))
-    return TrainData(
-        n_users=split_table("users").height, n_items=split_table("items").height,
-        train_users=train["user_idx"].to_numpy(), train_items=train["item_idx"].to_numpy(),
-        train_pos=train["pos"].to_numpy(), valid_users=valid["user_idx"].to_numpy(),
-        valid_items=valid["item_idx"].to_numpy(),
-        content=read_npy(paths.FUSE / "items.npy"), **kw)
 
 
 CHECKPOINT = Path(".cache/train/checkpoint.pt")
@@ -65,7 +43,7 @@ def train(p: Params) -> dict:
 
     t0 = time.perf_counter()
     world = distributed.init()       # torchrun --nproc_per_node N: data-parallel ranks
-    data = _train_data(p)
+    data = load_train_data(Path("."), p)
     res = fit(p.train, data, p.seed, log=log.info if world.is_main else lambda s: None,
               checkpoint=CHECKPOINT, key=run_key(p, data),
               progress=log.isEnabledFor(logging.INFO))  # a bar with ETA unless --quiet
