@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -108,8 +109,30 @@ class ClusterParams(_Strict):
     niter: int = Field(25, ge=1)
 
 
-Sampler = Literal["esans", "msac", "uniform", "popularity", "inbatch", "mixed", "dns", "mixgcf",
-                  "full"]
+@dataclass(frozen=True)
+class SamplerTraits:
+    """What a negative sampler is, as the config model, validate and training need to know
+    (the one place these are decided; ``esans.train.build_sampler`` builds each by name)."""
+    clusters: bool = False   # draws from MSAC's clusters (needs data/cluster)
+    hard: bool = False       # draws hard negatives (train.hard_* apply)
+    logq: bool = False       # a known log q per id: can sit on a mixed pool (train.pool)
+    edis: bool = False       # EDIS virtual negatives always on (train.edis adds them to others)
+    per_row: str | None = "n_negatives"   # what sets the per-row draw count; None: a pool
+    sampled: bool = True     # False: the full softmax (no negatives to mix)
+
+
+SAMPLERS: dict[str, SamplerTraits] = {
+    "esans": SamplerTraits(clusters=True, hard=True, logq=True, edis=True, per_row="m_c+m_o"),
+    "msac": SamplerTraits(clusters=True, hard=True, logq=True, per_row="m_c+m_o"),
+    "uniform": SamplerTraits(logq=True),
+    "popularity": SamplerTraits(logq=True),
+    "inbatch": SamplerTraits(per_row=None),
+    "mixed": SamplerTraits(per_row=None),
+    "dns": SamplerTraits(),
+    "mixgcf": SamplerTraits(),
+    "full": SamplerTraits(per_row=None, sampled=False),
+}
+Sampler = Literal[tuple(SAMPLERS)]  # type: ignore[valid-type]
 
 
 class TrainParams(_Strict):
@@ -162,6 +185,16 @@ class TrainParams(_Strict):
     valid_users: int = Field(0, ge=0)
 
 
+    @property
+    def traits(self) -> SamplerTraits:
+        return SAMPLERS[self.sampler]
+
+    @property
+    def uses_edis(self) -> bool:
+        """EDIS virtual negatives on: always for esans, on request for other sampled ones."""
+        return self.traits.edis or (self.edis and self.traits.sampled)
+
+
 class IndexParams(_Strict):
     # The serving index for `esans recommend/similar`: exact inner product, or IVF-Flat for
     # large catalogues (its recall@200 against exact search is reported). Evaluation always
@@ -209,20 +242,21 @@ class Params(_Strict):
         if len(set(self.evaluate.ks)) != len(self.evaluate.ks):
             raise ValueError(f"evaluate.ks: {self.evaluate.ks} repeats a K")
         t = self.train
-        if t.pool != "none" and t.sampler not in ("uniform", "popularity", "msac", "esans"):
+        if t.pool != "none" and not t.traits.logq:
             raise ValueError(f"train.pool: {t.pool} needs a sampler with a tractable log q "
-                             f"(uniform, popularity, msac, esans), not {t.sampler}")
-        if t.edis and t.sampler == "full":
+                             f"({', '.join(n for n, s in SAMPLERS.items() if s.logq)}), "
+                             f"not {t.sampler}")
+        if t.edis and not t.traits.sampled:
             raise ValueError("train.edis: EDIS mixes sampled negatives; the full softmax "
                              "(train.sampler: full) has none")
         if t.pool != "none" and t.hard_candidates > 1:
             raise ValueError("train.hard_candidates: > 1 with train.pool: mixed is not "
                              "supported (the pool's log q needs the kept ids)")
         for key in ("hard_weight", "hard_candidates", "exclude_own_l2"):
-            if getattr(t, key) != TrainParams.model_fields[key].default and \
-                    t.sampler not in ("msac", "esans"):
-                raise ValueError(f"train.{key}: only msac/esans draw hard negatives, "
-                                 f"not {t.sampler}")
+            if getattr(t, key) != TrainParams.model_fields[key].default and not t.traits.hard:
+                raise ValueError(f"train.{key}: only "
+                                 f"{'/'.join(n for n, s in SAMPLERS.items() if s.hard)} draw "
+                                 f"hard negatives, not {t.sampler}")
         if self.promote.keep < self.promote.compare_last:
             raise ValueError(f"promote.keep: {self.promote.keep} is below promote.compare_last "
                              f"({self.promote.compare_last}); the gate needs those bundles")

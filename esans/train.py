@@ -95,10 +95,6 @@ def build_sampler(p: TrainParams, data: TrainData) -> Sampler | None:
     raise ValueError(f"unknown sampler {p.sampler!r}")
 
 
-def uses_edis(p: TrainParams) -> bool:
-    return p.sampler == "esans" or (p.edis and p.sampler != "full")
-
-
 def valid_recall(model: TwoTower, data: TrainData, train_hist: Histories,
                  history_len: int, k: int = 50) -> float:
     users = np.unique(data.valid_users)
@@ -126,7 +122,7 @@ def batch_loss(model: TwoTower, p: TrainParams, sampler: Sampler | None, seen: S
     """The loss of one batch: users ``u`` (B,), positives ``i`` (B,), histories ``h`` (B, L).
 
     Real negatives from ``sampler`` (None: full softmax); hard selection for samplers that
-    have ``select``; EDIS virtual negatives when ``uses_edis(p)``; a shared mixed ``pool``
+    have ``select``; EDIS virtual negatives when ``p.uses_edis``; a shared mixed ``pool``
     added under them (logQ then uses both proposals' expected counts). Hard negatives' logits
     gain log(p.hard_weight). Negatives equal to the positive or in the user's train items are
     masked out of the softmax.
@@ -163,10 +159,11 @@ def batch_loss(model: TwoTower, p: TrainParams, sampler: Sampler | None, seen: S
             nv, log_q, hit = select(uv, iv, nv, log_q, hit, gen)
     neg_score = scores(uv, nv)                                              # (B, m)
     n_real = neg_score.shape[1]
-    if uses_edis(p):
-        src = min(p.edis_sources or p.m_o, neg_score.shape[1])              # the sources
-        sources = nv[-src:].expand(b, -1, -1) if neg.shared else nv[:, -src:]
-        vv, vq = edis.interpolate(sources, log_q[:, -src:], p.edis_lambda, gen)  # (B, V, d)
+    if p.uses_edis:
+        emb = nv.expand(b, -1, -1) if neg.shared else nv
+        src_v, src_q = edis.sources(emb, log_q, neg.n_easy, p.edis_sources or p.m_o)
+        src = src_v.shape[1]
+        vv, vq = edis.interpolate(src_v, src_q, p.edis_lambda, gen)         # (B, V, d)
         if p.edis_logq == "count":  # V virtual draws stand for the src real ones
             vq = vq + float(np.log(vq.shape[1] / src))
         neg_score = torch.cat([neg_score, scores(uv, vv)], 1)               # (B, m + V)

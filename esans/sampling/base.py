@@ -22,6 +22,10 @@ class Negatives:
     # (B, m) bool: the sampler drew this column as a *hard* negative (MSAC's same level-1
     # cluster); None: no hard/easy distinction. The loss may weight hard negatives up.
     hard: torch.Tensor | None = None
+    # The sampler's layout promise: the last ``n_easy`` columns are its *easy* draws (MSAC:
+    # from other level-1 clusters), and a ``select`` step keeps them last. EDIS mixes only
+    # these. None: no easy/hard split (every column may be mixed).
+    n_easy: int | None = None
 
 
 class Sampler(Protocol):

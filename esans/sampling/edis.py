@@ -40,3 +40,12 @@ def interpolate(emb: torch.Tensor, log_q: torch.Tensor, lam: float,
     b, m, _ = emb.shape
     affine, convex = mixing_weights(b, m, lam, gen)
     return affine @ emb, (convex * log_q.unsqueeze(1)).sum(-1)
+
+
+def sources(emb: torch.Tensor, log_q: torch.Tensor, n_easy: int | None, n: int
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The real negatives EDIS mixes: of emb (B, m, d) and log_q (B, m), the last ``n`` of
+    the sampler's easy draws (its last ``n_easy`` columns, ``Negatives.n_easy``; any columns
+    when it makes no easy/hard split): never a hard negative."""
+    n = min(n, emb.shape[1] if n_easy is None else n_easy)
+    return emb[:, emb.shape[1] - n:], log_q[:, log_q.shape[1] - n:]

@@ -104,7 +104,8 @@ class MSACSampler:
         ids = pick_unseen(self._draw(c, s, gen), users, self.seen)
         # every candidate comes from outside s (hard pool, or easy draws from other level-1
         # clusters), so the drawn ids' log q is finite
-        return Negatives(ids, self.log_q(pos, ids), hard=self.l1[ids] == c.unsqueeze(1))
+        return Negatives(ids, self.log_q(pos, ids), hard=self.l1[ids] == c.unsqueeze(1),
+                         n_easy=self.m_o)
 
     def select(self, user: torch.Tensor, pos_vec: torch.Tensor, neg_vec: torch.Tensor,
                log_q: torch.Tensor, hit: torch.Tensor, gen: torch.Generator,

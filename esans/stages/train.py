@@ -39,7 +39,6 @@ def train(p: Params) -> dict:
 
     from esans import distributed
     from esans.train import train as fit
-    from esans.train import uses_edis
 
     t0 = time.perf_counter()
     world = distributed.init()       # torchrun --nproc_per_node N: data-parallel ranks
@@ -47,7 +46,7 @@ def train(p: Params) -> dict:
     res = fit(p.train, data, p.seed, log=log.info if world.is_main else lambda s: None,
               checkpoint=CHECKPOINT, key=run_key(p, data),
               progress=log.isEnabledFor(logging.INFO))  # a bar with ETA unless --quiet
-    report = {"sampler": p.train.sampler, "edis": uses_edis(p.train),
+    report = {"sampler": p.train.sampler, "edis": p.train.uses_edis,
               "epochs_run": len(res.history), "best_epoch": res.best_epoch,
               "best_valid_recall@50": res.best_valid_recall50,
               "world_size": world.size}

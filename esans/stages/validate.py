@@ -37,10 +37,10 @@ def catalogue_minimums(p: Params, n_items: int, n_users: int) -> None:
         (c.n_l1 * c.min_cluster_size, f"cluster.n_l1 ({c.n_l1}) x cluster.min_cluster_size "
                                       f"({c.min_cluster_size})"),
     ]
-    if t.sampler in ("msac", "esans"):
+    if t.traits.per_row == "m_c+m_o":
         rules.append((t.m_c + t.m_o + 1,
                       f"train.m_c ({t.m_c}) + train.m_o ({t.m_o}) + the positive"))
-    elif t.sampler in ("uniform", "popularity", "dns", "mixgcf"):
+    elif t.traits.per_row == "n_negatives":
         rules.append((t.n_negatives + 1, f"train.n_negatives ({t.n_negatives}) + the positive"))
     for need, why in rules:
         if n_items < need:

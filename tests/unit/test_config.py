@@ -48,3 +48,25 @@ def test_defaults_are_the_paper_defaults():
     assert (p.train.m_c, p.train.m_o) == (2, 5)
     assert p.evaluate.ks == [20, 50, 100, 200]
     assert (p.split.valid_frac, p.split.test_frac) == (0.1, 0.1)
+
+
+def test_every_sampler_in_the_table_is_built_and_its_traits_hold():
+    """config.SAMPLERS is the one table of samplers: each name builds (only the full softmax
+    has no sampler), draws hard negatives iff its traits say so, and EDIS is decided once."""
+    import torch
+
+    from esans.config import SAMPLERS, TrainParams
+    from esans.train import build_sampler
+    from tests.unit.test_training import tiny_data
+
+    data = tiny_data()
+    gen = torch.Generator().manual_seed(0)
+    for name, traits in SAMPLERS.items():
+        tp = TrainParams(sampler=name, n_negatives=3, m_c=1, m_o=2, pool_size=8)
+        s = build_sampler(tp, data)
+        assert (s is None) == (not traits.sampled), name
+        if s is not None:
+            neg = s.sample(torch.tensor([0, 1]), torch.tensor([0, 1]), gen)
+            assert (neg.hard is not None) == traits.hard, name
+        assert tp.uses_edis == traits.edis, name
+        assert TrainParams(sampler=name, edis=traits.sampled).uses_edis == traits.sampled

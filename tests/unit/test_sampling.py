@@ -88,3 +88,23 @@ def test_edis_count_and_affine_hull(m, lam):
     w = torch.linalg.lstsq(emb.transpose(1, 2), virt.transpose(1, 2)).solution
     assert torch.allclose(w.sum(1), torch.ones(()), atol=1e-3)
     assert vq.shape == (32, (m + 2) * (m - 1) // 2)
+
+
+def test_edis_mixes_only_the_easy_draws_msac_declares():
+    """MSAC declares its easy columns (Negatives.n_easy, kept last by select); EDIS mixes
+    the last n of those and never a hard negative, however many sources are asked for."""
+    x, _ = _blobs()
+    cl = msac(x, 4, 2, 2, seed=0)
+    s = MSACSampler(cl.l1, cl.l2, cl.centroids1, m_c=2, m_o=3)
+    pos = torch.arange(len(x))
+    neg = s.sample(pos, pos, torch.Generator().manual_seed(0))
+    assert neg.n_easy == 3
+    easy = neg.ids[:, -neg.n_easy:]
+    assert (cl.l1[easy.numpy()] != cl.l1[pos.numpy(), None]).all()  # from other l1 clusters
+    emb = torch.from_numpy(x)[neg.ids]
+    for n, want in ((2, 2), (3, 3), (10, 3)):
+        v, q = edis.sources(emb, neg.log_q, neg.n_easy, n)
+        assert v.shape[1] == want
+        assert torch.equal(v, emb[:, -want:]) and torch.equal(q, neg.log_q[:, -want:])
+    v, _ = edis.sources(emb, neg.log_q, None, 10)           # no split declared: any columns
+    assert v.shape[1] == emb.shape[1]

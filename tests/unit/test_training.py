@@ -13,6 +13,7 @@ from esans.model.loss import full_softmax, sampled_softmax_logits, scores
 from esans.sampling.base import SeenItems
 from esans.sampling.msac import MSACSampler
 from esans.sampling.popularity import PopularitySampler
+from esans import config
 from esans.train import TrainData, train
 
 
@@ -35,7 +36,7 @@ def tiny_data(n_users=40, n_items=60, per_user=12, seed=0):
                      np.array(vi), content, cl.l1, cl.l2, cl.centroids1)
 
 
-SAMPLERS = ["esans", "msac", "uniform", "popularity", "inbatch", "mixed", "dns", "mixgcf", "full"]
+SAMPLERS = list(config.SAMPLERS)   # every sampler the config model accepts
 
 
 @pytest.mark.parametrize("sampler", SAMPLERS)
