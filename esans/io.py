@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -54,7 +53,6 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
         yield tmp
-        _fault_hold(target)
         os.chmod(tmp, 0o777 & ~_umask())
         old = None
         if target.exists():
@@ -68,15 +66,6 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _fault_hold(target: Path) -> None:
-    """Fault injection for the crash tests: with ESANS_FAULT_HOLD_PUBLISH=<folder name>, stop
-    with the new output fully written but not yet published (a marker file says so), so a
-    test can SIGKILL the run at exactly that point."""
-    if os.environ.get("ESANS_FAULT_HOLD_PUBLISH") == target.name:
-        (target.parent / f".{target.name}.holding").touch()
-        time.sleep(3600)
 
 
 def write_json(obj: Any, target: str | Path) -> None:

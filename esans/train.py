@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import os
-import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -276,7 +275,6 @@ def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None]
         best_state, result.history = saved["best_state"], list(saved["history"])
         result.best_epoch, fn_hits, fn_total = saved["best_epoch"], saved["fn"][0], saved["fn"][1]
         log(f"resumed from checkpoint: epoch {start_epoch}, item {start_step} of {n}")
-    fault_step = int(os.environ.get("ESANS_FAULT_KILL_AT_STEP", "0"))  # crash tests only
     for epoch in range(start_epoch, p.epochs + 1):
         t0 = time.perf_counter()
         if epoch != start_epoch or perm is None:
@@ -292,8 +290,6 @@ def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None]
                     "losses": losses, "best": best, "bad_epochs": bad_epochs,
                     "best_state": best_state, "history": result.history,
                     "best_epoch": result.best_epoch, "fn": [fn_hits, fn_total]})
-            if fault_step and step == fault_step:
-                os.kill(os.getpid(), signal.SIGKILL)
             ts = time.perf_counter()
             idx = perm[s:s + local_bs * world.size]
             if world.active:

@@ -87,3 +87,13 @@ def built_project(tmp_path_factory) -> Path:
     run([str(BIN / "dvc"), "repro"], p, timeout=900)
     run([str(BIN / "esans"), "promote"], p)
     return p
+
+
+FAULTS = ROOT / "tests/faults"
+
+
+def fault_env(**faults: str) -> dict:
+    """This environment with the crash tests' fault injection (tests/faults/sitecustomize.py)
+    active in every Python process started from it: e.g. ``ESANS_TEST_KILL_AT_STEP="17"``."""
+    path = os.pathsep.join(p for p in (str(FAULTS), os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, "PYTHONPATH": path, **faults}

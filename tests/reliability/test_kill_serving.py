@@ -15,7 +15,7 @@ import pytest
 from esans.bundle import Bundle
 from esans.query import Server
 from tasks.dag import stage_order
-from tests.conftest import BIN, run
+from tests.conftest import BIN, fault_env, run
 
 pytestmark = pytest.mark.slow
 
@@ -39,10 +39,10 @@ def _repro_killed(p: Path, stage: str, holding: str | None) -> str:
     """Start `dvc repro`; SIGKILL its whole process group as ``stage`` starts (the previous
     stage complete and recorded in dvc.lock) or, with ``holding`` (an output folder), in the
     middle of the stage: its new output fully written to a temp folder, not yet published."""
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    env = fault_env(**({"ESANS_TEST_HOLD_PUBLISH": Path(holding).name} if holding else {}))
+    env["PATH"] = f"{BIN}{os.pathsep}{os.environ['PATH']}"
     marker = None
     if holding:
-        env["ESANS_FAULT_HOLD_PUBLISH"] = Path(holding).name
         marker = p / Path(holding).parent / f".{Path(holding).name}.holding"
     proc = subprocess.Popen([str(BIN / "dvc"), "repro"], cwd=p, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True,

@@ -1,7 +1,6 @@
 """Crash resume (SIGKILL mid-epoch) and determinism on the tiny synthetic project."""
 
 import json
-import os
 import shutil
 import signal
 import sys
@@ -11,7 +10,7 @@ import pytest
 import torch
 import yaml
 
-from tests.conftest import run
+from tests.conftest import fault_env, run
 
 pytestmark = pytest.mark.slow
 ESANS = str(Path(sys.executable).parent / "esans")
@@ -37,7 +36,7 @@ def test_sigkill_mid_epoch_resumes_to_the_same_model(workspace):
     clean_report = json.loads((workspace / "reports/train.json").read_text())
     assert not (workspace / ".cache/train/checkpoint.pt").exists()   # removed when done
 
-    env = {**os.environ, "ESANS_FAULT_KILL_AT_STEP": "17"}            # epoch 2 of 3
+    env = fault_env(ESANS_TEST_KILL_AT_STEP="17")                     # epoch 2 of 3
     proc = run([ESANS, "train"], workspace, check=False, env=env)
     assert proc.returncode == -signal.SIGKILL
     assert (workspace / ".cache/train/checkpoint.pt").exists()
