@@ -86,12 +86,24 @@ def report(params: Path = _PARAMS, verbose: bool = typer.Option(False, "--verbos
 
 
 def _table(rows: list[dict]) -> str:
+    """``rows`` as a plain rich table (no borders; values as text, never markup); as wide as
+    it needs when the output is not a terminal, so a pipe gets one line per row."""
     if not rows:
         return "(none)"
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
     cols = list(rows[0])
-    width = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in cols}
-    line = lambda r: "  ".join(str(r.get(c, "")).ljust(width[c]) for c in cols)  # noqa: E731
-    return "\n".join([line({c: c for c in cols})] + [line(r) for r in rows])
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for c in cols:
+        table.add_column(str(c))
+    for r in rows:
+        table.add_row(*(Text(str(r.get(c, ""))) for c in cols))
+    console = Console(width=None if sys.stdout.isatty() else 100_000, highlight=False)
+    with console.capture() as cap:
+        console.print(table)
+    return "\n".join(line.rstrip() for line in cap.get().rstrip("\n").splitlines())
 
 
 _CANDIDATE = typer.Option(False, "--candidate",

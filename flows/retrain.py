@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from esans.config import Sampler, load_params
 from esans.lock import workspace_lock
@@ -40,30 +40,38 @@ class ModelRejected(RuntimeError):
     pass
 
 
-def _markdown(metrics: dict, runs: list[dict], decision: dict | None) -> str:
+def _artifacts(metrics: dict, runs: list[dict], decision: dict | None, note: str) -> None:
+    """The run's record in Prefect: tables for the numbers (metrics, promotion comparison,
+    stages), markdown for the prose (headline, verdict, run parameters)."""
     ks = sorted(int(k.split("@")[1]) for k in metrics["test"] if k.startswith("recall@"))
+    create_table_artifact(key="esans-metrics", description="esans retrain: test/valid metrics",
+                          table=[{"split": split, **{f"recall@{k}": round(
+                              metrics[split][f"recall@{k}"], 4) for k in ks},
+                              "ndcg@50": round(metrics[split].get("ndcg@50", float("nan")), 4)}
+                              for split in ("valid", "test")])
+    create_table_artifact(key="esans-stages", description="esans retrain: what ran",
+                          table=[{"stage": r["stage"], "ran": "yes" if r["ran"] else
+                                  "no (Prefect cache)" if r.get("cached") else "no (DVC)",
+                                  "seconds": r["seconds"]} for r in runs])
     lines = [f"# esans retrain: {metrics.get('source')} / {metrics.get('sampler')}", "",
-             "| split | " + " | ".join(f"Recall@{k}" for k in ks) + " | NDCG@50 |",
-             "|---|" + "---|" * (len(ks) + 1)]
-    for split in ("valid", "test"):
-        m = metrics[split]
-        lines.append(f"| {split} | " + " | ".join(f"{m[f'recall@{k}']:.4f}" for k in ks)
-                     + f" | {m.get('ndcg@50', float('nan')):.4f} |")
+             f"Test Recall@50 {metrics['test'].get('recall@50', float('nan')):.4f} (valid "
+             f"{metrics['valid'].get('recall@50', float('nan')):.4f}); the numbers are in the "
+             "`esans-metrics`, `esans-promotion` and `esans-stages` table artifacts."]
     if decision is not None:
         verdict = ("promoted " + decision["model_id"] if decision["promote"] else
                    "not promoted" if decision["identical"] else "REJECTED")
-        lines += ["", f"**Promotion:** {verdict} — {decision['reason']}", "",
-                  f"| model | valid {decision['metric']} on the candidate's split | "
-                  "at its own promotion |", "|---|---|---|",
-                  f"| candidate | {decision['candidate']} | - |"]
-        lines += [f"| {c['id']}{' (champion)' if c['champion'] else ''} | {c['rescored']} | "
-                  f"{c['at_promotion']} |" for c in decision["compared"]]
-    lines += ["", "| stage | ran | seconds |", "|---|---|---|"]
-    lines += [f"| {r['stage']} | "
-              f"{'yes' if r['ran'] else 'no (Prefect cache)' if r.get('cached') else 'no (DVC)'}"
-              f" | {r['seconds']} |" for r in runs]
+        lines += ["", f"**Promotion:** {verdict} — {decision['reason']}"]
+        create_table_artifact(
+            key="esans-promotion", description="the promotion gate: every model re-scored on "
+            f"the candidate's validation split ({decision['metric']})",
+            table=[{"model": "candidate", "rescored": decision["candidate"],
+                    "at_promotion": None}] + [
+                {"model": c["id"] + (" (champion)" if c["champion"] else ""),
+                 "rescored": c["rescored"], "at_promotion": c["at_promotion"]}
+                for c in decision["compared"]])
     lines += ["", "Full report: `reports/index.html`."]
-    return "\n".join(lines)
+    create_markdown_artifact(key="esans-retrain", markdown="\n".join(lines) + note,
+                             description="esans retrain")
 
 
 def _reject(decision: dict | None) -> None:
@@ -158,9 +166,7 @@ def _retrain(root: Path, force: bool, promote: bool, overrides: dict) -> dict:
                     if state.name == "Cached" else state.result())
     metrics = json.loads((root / "metrics.json").read_text())
     decision = gate(str(root)) if promote else None
-    create_markdown_artifact(key="esans-retrain",
-                             markdown=_markdown(metrics, runs, decision) + note,
-                             description="esans retrain metrics")
+    _artifacts(metrics, runs, decision, note)
     _reject(decision)
     return {"up_to_date": False, "metrics": metrics, "stages": runs, "promotion": decision,
             "overrides": overrides}

@@ -183,6 +183,21 @@ def test_deployment_runs_queue_and_leave_params_alone(server):
     assert "Recall@50" in arts[first.id] and "promoted" in arts[first.id]
     assert "up to date" in arts[second.id]
     assert "`train.sampler=uniform`" in arts[first.id]
+
+    async def tables(client):
+        from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+        return await client.read_artifacts(artifact_filter=ArtifactFilter(
+            key=ArtifactFilterKey(any_=["esans-metrics", "esans-stages"])))
+
+    tabs = {(a.flow_run_id, a.key): a for a in server.query(tables)}
+    metrics_table = tabs[(first.id, "esans-metrics")]
+    rows = json.loads(metrics_table.data) if isinstance(metrics_table.data, str) \
+        else metrics_table.data
+    assert metrics_table.type == "table" and {r["split"] for r in rows} == {"valid", "test"}
+    assert all(0 < r["recall@50"] <= 1 for r in rows)
+    stages_table = tabs[(first.id, "esans-stages")]
+    assert "train" in str(stages_table.data)
     # the run parameter applied to those runs only: trained with it, params.yaml untouched
     assert json.loads((tiny_project / "metrics.json").read_text())["sampler"] == "uniform"
     assert (tiny_project / "params.yaml").read_bytes() == params_before
