@@ -289,5 +289,30 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         loc = ".".join(str(p) for p in first["loc"])
         msg = first["msg"].removeprefix("Value error, ")
         where = "" if not loc or msg.startswith(loc.split(".")[0] + ".") else f"{loc}: "
-        raise EsansError(f"{where}{msg} ({len(exc.errors())} problem(s))",
-                         path=path, rule="params") from None
+        named = msg.split(":")[0]       # a cross-field rule names its key: point at that
+        at = named.split(".") if " " not in named and named.startswith(loc) else first["loc"]
+        raise EsansError(f"{where}{msg} ({len(exc.errors())} problem(s))", path=path,
+                         row=_line_of(data.decode("utf-8"), at), rule="params") from None
+
+
+def _line_of(text: str, loc) -> int | None:
+    """The params.yaml line of the deepest key of ``loc`` (a pydantic error location) that
+    the file has: where the user looks to fix it."""
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            hit = next(((k, v) for k, v in node.value if k.value == str(key)), None)
+            if hit is None:
+                break
+            line, node = hit[0].start_mark.line + 1, hit[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and \
+                key < len(node.value):
+            node = node.value[key]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line

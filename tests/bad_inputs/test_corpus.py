@@ -18,6 +18,7 @@ import collections
 import contextlib
 import hashlib
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -112,6 +113,8 @@ def test_bad_input_fails_cleanly_and_publishes_nothing(published, case, capfd, m
         assert "Traceback" not in err
         assert len(err.splitlines()) == 1, err
         assert err.startswith("esans: error: ") and c.expected in err, err
+        if "[params]" in err:      # a params error names the file and the line of its key
+            assert re.match(r"esans: error: params\.yaml row \d+ \[params\]: ", err), err
         assert snapshot(ws) == before
 
 
