@@ -4,7 +4,7 @@
 
 On this workspace (run `make pipeline` first): times `dvc repro` with everything up to date,
 and the Prefect `retrain` flow (ephemeral API) that ends early when DVC finds nothing stale.
-Writes bench/results/noop.json. Goal: <= 15 s on 2 cores for the synthetic default.
+Writes bench/results/noop.json. Goal: <= 10 s on 2 cores for the synthetic default.
 """
 
 from __future__ import annotations
