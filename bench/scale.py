@@ -8,7 +8,7 @@ MSAC (faiss k-means on a sample, batched assignment) -> training speed, uniform 
 (alternating steps on the same batches) -> one ESANS epoch -> exact and IVF indexes (IVF
 recall@200 vs exact, latency per query) -> evaluation on a user sample (exact top-200, seen
 items masked). Wall time and peak RSS per stage go to bench/results/scale.json.
-Peak RSS per stage is sampled from /proc/self/status every 20 ms.
+Peak RSS per stage is sampled with psutil every 20 ms.
 """
 
 from __future__ import annotations
@@ -23,28 +23,25 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 class RSS:
-    """Peak resident set size of this process between reset() and peak()."""
+    """Peak resident set size of this process between reset() and peak(), sampled with
+    psutil every 20 ms."""
 
     def __init__(self) -> None:
+        self._proc = psutil.Process()
         self._max = 0
-        self._stop = False
         threading.Thread(target=self._run, daemon=True).start()
 
-    @staticmethod
-    def now() -> int:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-        return 0
+    def now(self) -> int:
+        return self._proc.memory_info().rss
 
     def _run(self) -> None:
-        while not self._stop:
+        while True:
             self._max = max(self._max, self.now())
             time.sleep(0.02)
 
