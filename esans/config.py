@@ -184,7 +184,6 @@ class TrainParams(_Strict):
     # catalogue each epoch; at millions of items all of them is minutes per epoch.
     valid_users: int = Field(0, ge=0)
 
-
     @property
     def traits(self) -> SamplerTraits:
         return SAMPLERS[self.sampler]
@@ -270,7 +269,8 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         raise EsansError("file not found", path=path)
     try:
         data = path.read_bytes()
-        raw = yaml.safe_load(data.decode("utf-8")) or {}
+        text = data.decode("utf-8")
+        raw = yaml.safe_load(text) or {}
     except UnicodeDecodeError as exc:
         raise EsansError(f"not valid UTF-8 (byte {data[exc.start]:#x}); re-save the file as "
                          "UTF-8", path=path, row=data[: exc.start].count(b"\n") + 1,
@@ -279,7 +279,8 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         mark = getattr(exc, "problem_mark", None)
         what = getattr(exc, "problem", None) or str(exc).replace("\n", " ")
         where = f" (column {mark.column + 1})" if mark else ""
-        raise EsansError(f"not valid YAML: {what}{where}", path=path, row=mark.line + 1 if mark else None, rule="yaml") from None
+        raise EsansError(f"not valid YAML: {what}{where}", path=path,
+                         row=mark.line + 1 if mark else None, rule="yaml") from None
     if not isinstance(raw, dict):
         raise EsansError("top level must be a mapping", path=path)
     try:
@@ -292,7 +293,7 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         named = msg.split(":")[0]       # a cross-field rule names its key: point at that
         at = named.split(".") if " " not in named and named.startswith(loc) else first["loc"]
         raise EsansError(f"{where}{msg} ({len(exc.errors())} problem(s))", path=path,
-                         row=_line_of(data.decode("utf-8"), at), rule="params") from None
+                         row=_line_of(text, at), rule="params") from None
 
 
 def _line_of(text: str, loc) -> int | None:

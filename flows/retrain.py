@@ -153,11 +153,10 @@ def _retrain(root: Path, force: bool, promote: bool, overrides: dict) -> dict:
             description="esans retrain")
         _reject(decision)
         return {"up_to_date": True, "stages": runs, "promotion": decision}
-    affected = pipeline.downstream(pipeline.stale)
     dask = load_params(root / "params.yaml").encode.dask
     keys = dvc_cache_keys(root, pipeline)
     for stage in order[1:]:
-        if stage == "encode" and dask.shards > 0 and (force or stage in affected):
+        if stage == "encode" and dask.shards > 0 and (force or stage in pipeline.affected):
             from flows.encode import encode_sharded  # fills the cache on Dask first
 
             encode_sharded(str(root))

@@ -21,10 +21,10 @@ class Pipeline:
         the first, since the others' inputs have not changed yet."""
         return set(stages).union(*(self.feeds[s] for s in stages))
 
-
-def _root(project: str | Path) -> Path:
-    p = Path(project)
-    return p.parent if p.name == "dvc.yaml" else p
+    @property
+    def affected(self) -> set[str]:
+        """The stale stages and everything downstream of them: what this run may rebuild."""
+        return self.downstream(self.stale)
 
 
 def read(project: str | Path, status: bool = False) -> Pipeline:
@@ -35,7 +35,7 @@ def read(project: str | Path, status: bool = False) -> Pipeline:
     from dvc.repo import Repo
     from dvc.stage import PipelineStage
 
-    root = _root(project).resolve()
+    root = Path(project).resolve()
     with Repo(str(root)) as repo:
         stages = [s for s in repo.index.stages if isinstance(s, PipelineStage)
                   and Path(s.path).parent.resolve() == root]
@@ -52,12 +52,3 @@ def read(project: str | Path, status: bool = False) -> Pipeline:
                     stale.append(name)
         always = {s.name for s in stages if s.always_changed}
     return Pipeline(order, feeds, sorted(stale, key=order.index), always)
-
-
-def stage_order(project: str | Path) -> list[str]:
-    """Stages in a topological order of their deps -> outs edges (ties keep file order)."""
-    return read(project).order
-
-
-def downstream(stale: list[str] | set[str], project: str | Path) -> set[str]:
-    return read(project).downstream(stale)

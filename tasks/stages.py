@@ -71,11 +71,10 @@ def dvc_cache_keys(project_dir: str | Path, pipeline: Pipeline) -> dict[str, str
     lock_file = Path(project_dir) / "dvc.lock"
     lock = ((yaml.safe_load(lock_file.read_text()) or {}).get("stages", {})
             if lock_file.exists() else {})
-    affected = pipeline.downstream(pipeline.stale)
     keys: dict[str, str | None] = {}
     for stage in pipeline.order:
         entry = lock.get(stage)
-        if stage in affected or stage in pipeline.always_changed or entry is None:
+        if stage in pipeline.affected or stage in pipeline.always_changed or entry is None:
             keys[stage] = None
             continue
         blob = json.dumps({"stage": stage, "lock": entry}, sort_keys=True, default=str)

@@ -13,9 +13,9 @@ import polars as pl
 
 from esans import paths
 from esans.config import Params
-from esans.train_data import load_train_data
 from esans.io import atomic_dir, atomic_path, write_json
 from esans.stages.common import write_report
+from esans.train_data import load_train_data
 
 log = logging.getLogger("esans")
 

@@ -33,14 +33,14 @@ def test_retrain_flow_runs_gates_promotes_and_skips_when_up_to_date(tiny_project
     from prefect.testing.utilities import prefect_test_harness
 
     from flows.retrain import retrain
-    from tasks.dag import stage_order
+    from tasks import dag
 
     p = tiny_project
     remote = tmp_path / "dvc-remote"
     run([str(BIN / "dvc"), "remote", "add", "-d", "store", str(remote)], p)
     with prefect_test_harness():
         result = retrain(project_dir=str(p))
-        assert [r["stage"] for r in result["stages"]] == stage_order(p / "dvc.yaml")
+        assert [r["stage"] for r in result["stages"]] == dag.read(p).order
         assert all(r["ran"] for r in result["stages"])
         metrics = json.loads((p / "metrics.json").read_text())
         assert result["metrics"] == metrics and metrics["test"]["recall@50"] > 0

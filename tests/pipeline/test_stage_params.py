@@ -139,13 +139,13 @@ def _covered(k: str, declared: list[str]) -> bool:
 def test_every_param_and_file_a_stage_reads_is_declared(built_project, tmp_path, monkeypatch,
                                                         reads, opened):
     from esans import stages
-    from tasks.dag import stage_order
+    from tasks import dag
 
     ws = tmp_path / "ws"
     shutil.copytree(built_project, ws, symlinks=True)
     monkeypatch.chdir(ws)
     problems, train_reads = [], set()
-    for name in stage_order(ws / "dvc.yaml"):
+    for name in dag.read(ws).order:
         p = config.load_params("params.yaml")
         reads.clear()
         opened["files"], opened["root"] = set(), ws

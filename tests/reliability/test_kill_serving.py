@@ -14,7 +14,7 @@ import pytest
 
 from esans.bundle import Bundle
 from esans.query import Server
-from tasks.dag import stage_order
+from tasks import dag
 from tests.conftest import BIN, fault_env, run
 
 pytestmark = pytest.mark.slow
@@ -74,7 +74,7 @@ def test_sigkill_at_every_stage_boundary_never_changes_what_is_served(built_proj
     before = _answers(ws, users)
     _outputs_gone(ws)
 
-    kills = [(s, None) for s in stage_order(ws / "dvc.yaml")[1:]]    # source always reruns
+    kills = [(s, None) for s in dag.read(ws).order[1:]]    # source always reruns
     kills.insert(kills.index(("index", None)), ("train", "models/candidate"))
     kills.insert(kills.index(("evaluate", None)), ("index", "data/index"))
     previous = None

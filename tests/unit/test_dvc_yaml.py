@@ -7,7 +7,7 @@ import yaml
 
 from esans import paths
 from esans.stages import NAMES
-from tasks.dag import downstream, stage_order
+from tasks import dag
 from tests.conftest import ROOT
 
 STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
@@ -18,7 +18,7 @@ def _entries(st, key):
 
 
 def test_flow_order_is_a_topological_order_of_dvc_yaml():
-    order = stage_order(ROOT / "dvc.yaml")
+    order = dag.read(ROOT).order
     assert sorted(order) == sorted(NAMES)
     pos = {s: i for i, s in enumerate(order)}
     producer = {o: n for n, st in STAGES.items()
@@ -55,13 +55,12 @@ def test_every_stage_depends_on_its_own_code():
 
 
 def test_downstream_of_a_stale_stage_is_everything_that_consumes_it():
-    dvc_yaml = ROOT / "dvc.yaml"
-    assert downstream(["train"], dvc_yaml) == {"train", "index", "evaluate", "bundle",
-                                               "report"}
-    image_change = downstream(["encode"], dvc_yaml)
+    pipeline = dag.read(ROOT)
+    assert pipeline.downstream(["train"]) == {"train", "index", "evaluate", "bundle", "report"}
+    image_change = pipeline.downstream(["encode"])
     assert "split" not in image_change and "behaviour" not in image_change
     assert {"fuse", "cluster", "train"} <= image_change
-    assert downstream([], dvc_yaml) == set()
+    assert pipeline.downstream([]) == set() == pipeline.affected   # nothing stale read
 
 
 def _imports(path: Path) -> set[str]:
