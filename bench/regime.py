@@ -242,6 +242,8 @@ def run_one(dataset: str, config: str, budget: int, seed: int, threads: int) -> 
             "to_best_s": float(sum(r["seconds"] for r in res.history[:best])),
             "step_ms": 1000 * res.mean_step_s,
             "false_negative_rate": res.false_negative_rate,
+            "false_negative_rate_hard": res.false_negative_rate_hard,
+            "false_negative_rate_easy": res.false_negative_rate_easy,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
@@ -327,7 +329,7 @@ def summarise(runs: list[dict]) -> dict:
     for (d, b, c), rows in groups.items():
         stat = {}
         for k in ("recall@50", "recall@200", "ndcg@50", "to_best_s", "best_epoch",
-                  "false_negative_rate"):
+                  "false_negative_rate", "false_negative_rate_hard", "false_negative_rate_easy"):
             v = [r[k] for r in rows if r.get(k) is not None]
             if v:
                 stat[k] = {"mean": float(np.mean(v)), "std": float(np.std(v))}
@@ -365,12 +367,20 @@ def lifts(summary: dict, config: str) -> list[dict]:
 def markdown(summary: dict, ratios: dict, bests: list[str]) -> str:
     lines = ["Test metrics (mean ± std over seeds; n = runs). Budget = real negatives per "
              "positive (mixed: its shared pool of B in-batch + 512 uniform, whatever the "
-             "budget). Step = median step time / uniform's, alternating steps in one process.",
+             "budget). Step = median step time / uniform's, alternating steps in one process. "
+             "FN rate: share of sampled real negatives that are the user's held-out (valid/test)"
+             " items; hard / easy: among MSAC's same-level-1 draws / the others (runs that "
+             "recorded it).",
              "", "| dataset | budget | config | n | R@50 | R@200 | NDCG@50 | best epoch | "
-             "s to best | FN rate | step / uniform |", "|" + "---|" * 11]
+             "s to best | FN rate | FN hard / easy | step / uniform |", "|" + "---|" * 12]
 
     def f(s, k, fmt=".4f"):
         return f"{s[k]['mean']:{fmt}} ± {s[k]['std']:{fmt}}" if k in s else "-"
+
+    def levels(s):
+        hard, easy = (s.get(f"false_negative_rate_{x}") for x in ("hard", "easy"))
+        return "-" if easy is None else \
+            f"{'-' if hard is None else format(hard['mean'], '.4f')} / {easy['mean']:.4f}"
 
     for d in ORDER:
         for key, s in sorted(((k, s) for k, s in summary.items() if s["dataset"] == d),
@@ -379,7 +389,7 @@ def markdown(summary: dict, ratios: dict, bests: list[str]) -> str:
             lines.append(f"| {d} | {s['budget']} | {s['config']} | {s['n']} | "
                          f"{f(s, 'recall@50')} | {f(s, 'recall@200')} | {f(s, 'ndcg@50')} | "
                          f"{s['best_epoch']['mean']:.1f} | {s['to_best_s']['mean']:.0f} | "
-                         f"{f(s, 'false_negative_rate')} | "
+                         f"{f(s, 'false_negative_rate')} | {levels(s)} | "
                          f"{'-' if r is None else f'{r:.2f}'} |")
     lines += ["", f"Lift over the best baseline ({', '.join(BASELINES)}) in test R@50 (gap in "
               "SDs: only with 2+ seeds each):", "",

@@ -37,6 +37,15 @@ class World:
     def is_main(self) -> bool:
         return self.rank == 0
 
+    def local(self, idx: torch.Tensor, local_bs: int) -> torch.Tensor | None:
+        """This rank's slice of a global batch of ``local_bs * size`` rows; None for a ragged
+        last global batch (dropped, so every rank takes the same number of steps)."""
+        if not self.active:
+            return idx
+        if len(idx) < local_bs * self.size:
+            return None
+        return idx[self.rank * local_bs:(self.rank + 1) * local_bs]
+
 
 def init() -> World:
     """Join the process group torchrun set up (env://), once; World() when not under it."""

@@ -10,7 +10,6 @@ early stopping; the best epoch's weights are kept.
 
 from __future__ import annotations
 
-import copy
 import os
 import time
 from collections.abc import Callable
@@ -22,9 +21,10 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from esans import distributed
+from esans.checkpoint import Checkpoint
 from esans.config import TrainParams
 from esans.data.history import Histories
-from esans.io import atomic_path
+from esans.early_stopping import EarlyStopping
 from esans.model.loss import full_softmax, sampled_softmax_logits, scores
 from esans.model.towers import TwoTower
 from esans.rank import evaluate
@@ -63,6 +63,8 @@ class TrainResult:
     mean_step_s: float = 0.0
     mean_sample_s: float = 0.0
     false_negative_rate: float | None = None  # share of real negatives in valid/test
+    false_negative_rate_hard: float | None = None  # ... among hard (same level-1) negatives
+    false_negative_rate_easy: float | None = None  # ... among the others
 
 
 def build_sampler(p: TrainParams, data: TrainData) -> Sampler | None:
@@ -136,7 +138,11 @@ def batch_loss(model: TwoTower, p: TrainParams, sampler: Sampler | None, seen: S
     shared = pool.sample(u, i, gen) if pool is not None else None           # ids (B, P)
     info["sample_s"] = time.perf_counter() - t0
     if heldout is not None:  # diagnostics only: how many negatives are future positives
-        info["fn_hits"], info["n_neg"] = int(heldout.contains(u, neg.ids).sum()), neg.ids.numel()
+        future = heldout.contains(u, neg.ids)
+        info["fn_hits"], info["n_neg"] = int(future.sum()), neg.ids.numel()
+        if neg.hard is not None:
+            info["fn_hard_hits"] = int((future & neg.hard).sum())
+            info["n_hard"] = int(neg.hard.sum())
     b, m = neg.ids.shape
     cand = neg.ids[0] if neg.shared else neg.ids.reshape(-1)                # shared: (m,)
     extra = shared.ids[0] if shared is not None else cand[:0]               # (P,)
@@ -208,19 +214,26 @@ def optimiser_step(loss: torch.Tensor, opts: list[torch.optim.Optimizer], model:
         o.step()
 
 
-def _save_checkpoint(path, state: dict) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+@dataclass
+class FalseNegatives:
+    """How many sampled real negatives are held-out positives (diagnostics only), in all and
+    among the hard ones (MSAC's level-1 draws)."""
+    hits: int = 0
+    total: int = 0
+    hard_hits: int = 0
+    hard_total: int = 0
 
+    def add(self, info: dict) -> None:
+        self.hits += info["fn_hits"]
+        self.total += info["n_neg"]
+        self.hard_hits += info.get("fn_hard_hits", 0)
+        self.hard_total += info.get("n_hard", 0)
 
-def _load_checkpoint(path, key: str) -> dict | None:
-    if path is None or not os.path.exists(path):
-        return None
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # unreadable checkpoint: start over rather than fail
-        return None
-    return state if state.get("key") == key else None
+    def rates(self) -> dict[str, float | None]:
+        easy_total = self.total - self.hard_total
+        return {"all": self.hits / self.total if self.total else None,
+                "hard": self.hard_hits / self.hard_total if self.hard_total else None,
+                "easy": (self.hits - self.hard_hits) / easy_total if easy_total else None}
 
 
 def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None] = print,
@@ -229,9 +242,11 @@ def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None]
     """Fit the model. ``heldout`` (valid + test pairs) is used only to *count* false
     negatives among the sampled real negatives; it never touches the loss.
 
-    With ``checkpoint``, the full training state (model, optimiser, RNG, position in the epoch,
-    best weights so far) is saved every ``p.checkpoint_every`` steps; a run with the same
-    ``key`` (params + data) resumes from it and ends exactly where an uninterrupted run would.
+    The loop composes small parts: ``batch_loss`` (one batch's negatives and loss),
+    ``optimiser_step`` (with gradient averaging across ranks), ``EarlyStopping`` (best epoch's
+    weights, patience) and ``Checkpoint``: with ``checkpoint``, the full training state is
+    saved every ``p.checkpoint_every`` steps, and a run with the same ``key`` (params + data)
+    resumes from it and ends exactly where an uninterrupted run would.
 
     Under ``torchrun`` (see ``esans.distributed``) each rank takes its slice of every global
     batch and its own sampling RNG stream, and gradients are averaged across ranks; a last
@@ -246,6 +261,7 @@ def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None]
     if world.active:
         gen = torch.Generator().manual_seed(seed + 7919 * (world.rank + 1))
         checkpoint, progress = None, progress and world.is_main
+    ckpt = Checkpoint(checkpoint, key, p.checkpoint_every) if checkpoint is not None else None
     local_bs = max(1, p.batch_size // world.size)
     sparse = p.sparse_ids if isinstance(p.sparse_ids, bool) else data.n_items >= 100_000
     model = TwoTower(torch.from_numpy(data.content), data.n_users, p.dim, p.history_len, sparse)
@@ -261,19 +277,19 @@ def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None]
     pos_t = torch.from_numpy(data.train_pos.astype(np.int64))
     n = len(users_t)
     result = TrainResult(model=model)
-    best_state, best, bad_epochs = None, -1.0, 0
-    step_times, sample_times, fn_hits, fn_total = [], [], 0, 0
+    stopping, fns = EarlyStopping(p.patience), FalseNegatives()
+    step_times, sample_times = [], []
     start_epoch, start_step, perm, losses, step = 1, 0, None, [], 0
-    saved = _load_checkpoint(checkpoint, key)
+    saved = ckpt.load() if ckpt is not None else None
     if saved is not None:
         model.load_state_dict(saved["model"])
         for o, state in zip(opts, saved["opt"], strict=True):
             o.load_state_dict(state)
         gen.set_state(saved["gen"])
         start_epoch, start_step, perm = saved["epoch"], saved["next"], saved["perm"]
-        losses, best, bad_epochs = list(saved["losses"]), saved["best"], saved["bad_epochs"]
-        best_state, result.history = saved["best_state"], list(saved["history"])
-        result.best_epoch, fn_hits, fn_total = saved["best_epoch"], saved["fn"][0], saved["fn"][1]
+        losses, result.history = list(saved["losses"]), list(saved["history"])
+        stopping.load_state_dict(saved["stopping"])
+        fns = FalseNegatives(*saved["fn"])
         log(f"resumed from checkpoint: epoch {start_epoch}, item {start_step} of {n}")
     for epoch in range(start_epoch, p.epochs + 1):
         t0 = time.perf_counter()
@@ -283,24 +299,21 @@ def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None]
         for s in tqdm(starts, desc=f"epoch {epoch}/{p.epochs}", unit="batch", leave=False,
                       disable=not progress):
             step += 1
-            if checkpoint is not None and step % p.checkpoint_every == 0:
-                _save_checkpoint(checkpoint, {
-                    "key": key, "model": model.state_dict(),
-                    "opt": [o.state_dict() for o in opts], "gen": gen.get_state(), "epoch": epoch, "next": s, "perm": perm,
-                    "losses": losses, "best": best, "bad_epochs": bad_epochs,
-                    "best_state": best_state, "history": result.history,
-                    "best_epoch": result.best_epoch, "fn": [fn_hits, fn_total]})
+            if ckpt is not None and ckpt.due(step):
+                ckpt.save({"model": model.state_dict(), "opt": [o.state_dict() for o in opts],
+                           "gen": gen.get_state(), "epoch": epoch, "next": s, "perm": perm,
+                           "losses": losses, "history": result.history,
+                           "stopping": stopping.state_dict(),
+                           "fn": [fns.hits, fns.total, fns.hard_hits, fns.hard_total]})
             ts = time.perf_counter()
-            idx = perm[s:s + local_bs * world.size]
-            if world.active:
-                if len(idx) < local_bs * world.size:
-                    continue                              # ragged last global batch
-                idx = idx[world.rank * local_bs:(world.rank + 1) * local_bs]
+            idx = world.local(perm[s:s + local_bs * world.size], local_bs)
+            if idx is None:
+                continue
             u, i = users_t[idx], items_t[idx]
             h = hist.window(u, pos_t[idx], p.history_len)                   # (B, L)
             loss, info = batch_loss(model, p, sampler, seen, u, i, h, gen, heldout, pool)
             sample_times.append(info["sample_s"])
-            fn_hits, fn_total = fn_hits + info["fn_hits"], fn_total + info["n_neg"]
+            fns.add(info)
             optimiser_step(loss, opts, model, world)
             losses.append(loss.item())
             step_times.append(time.perf_counter() - ts)
@@ -310,22 +323,17 @@ def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None]
         result.history.append(row)
         log(f"epoch {epoch}: loss {row['loss']:.4f} valid recall@50 {rec:.4f} "
             f"({row['seconds']:.1f}s)")
-        if rec > best:
-            best, bad_epochs = rec, 0
-            best_state = copy.deepcopy(model.state_dict())
-            result.best_epoch = epoch
-        else:
-            bad_epochs += 1
-            if bad_epochs >= p.patience:
-                log(f"early stop: no gain for {p.patience} epochs; best epoch {result.best_epoch}")
-                break
-    if checkpoint is not None and os.path.exists(checkpoint):
-        os.unlink(checkpoint)  # finished: the next run starts fresh
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    result.best_valid_recall50 = best
+        if stopping.update(epoch, rec, model):
+            log(f"early stop: no gain for {p.patience} epochs; best epoch {stopping.best_epoch}")
+            break
+    if ckpt is not None:
+        ckpt.clear()  # finished: the next run starts fresh
+    stopping.restore_best(model)
+    result.best_epoch, result.best_valid_recall50 = stopping.best_epoch, stopping.best
     result.mean_step_s = float(np.mean(step_times)) if step_times else 0.0
     result.mean_sample_s = float(np.mean(sample_times)) if sample_times else 0.0
-    result.false_negative_rate = fn_hits / fn_total if fn_total else None
+    rates = fns.rates()
+    result.false_negative_rate = rates["all"]
+    result.false_negative_rate_hard, result.false_negative_rate_easy = rates["hard"], rates["easy"]
     model.eval()
     return result

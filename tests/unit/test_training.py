@@ -68,6 +68,22 @@ def test_false_negative_rate_is_measured_only_from_heldout():
     res = train(p, data, seed=0, log=lambda s: None, heldout=heldout)
     # each user holds 1 of 60 items out; uniform draws hit it about 1/49 of the time
     assert 0.005 < res.false_negative_rate < 0.06
+    assert res.false_negative_rate_hard is None            # uniform has no hard level
+    assert res.false_negative_rate_easy == res.false_negative_rate
+
+
+def test_false_negative_rate_per_msac_level():
+    """Users here like one topic and MSAC's level 1 follows topics: a held-out item shares the
+    positive's level-1 cluster, so hard draws hit it far more often than easy ones; the two
+    rates recombine to the overall one."""
+    data = tiny_data()
+    heldout = SeenItems(data.valid_users, data.valid_items, data.n_items)
+    p = TrainParams(sampler="msac", epochs=1, batch_size=64, dim=16, history_len=5,
+                    m_c=4, m_o=4, threads=1, exclude_own_l2=False)
+    res = train(p, data, seed=0, log=lambda s: None, heldout=heldout)
+    hard, easy = res.false_negative_rate_hard, res.false_negative_rate_easy
+    assert hard > 3 * max(easy, 1e-3)
+    assert min(hard, easy) <= res.false_negative_rate <= max(hard, easy)
 
 
 def test_logq_sampled_softmax_matches_full_softmax_in_expectation():
@@ -125,22 +141,24 @@ def test_sparse_id_embeddings_learn_and_resume_exactly(tmp_path, monkeypatch):
 
     # interrupt after 7 steps by keeping the checkpoint of a run stopped early
     ckpt = tmp_path / "ckpt.pt"
-    import esans.train as tr
+    from esans.checkpoint import Checkpoint
 
-    real_save = tr._save_checkpoint
+    real_save = Checkpoint.save
     saves = []
 
-    def save_then_stop(path, state):
-        real_save(path, state)
+    def save_then_stop(self, state):
+        real_save(self, state)
         saves.append(state["next"])
         if len(saves) == 2:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(tr, "_save_checkpoint", save_then_stop)
+    monkeypatch.setattr(Checkpoint, "save", save_then_stop)
     with pytest.raises(KeyboardInterrupt):
         train(TrainParams(sparse_ids=True, **kw), data, seed=0, log=lambda s: None,
               checkpoint=ckpt, key="k")
-    monkeypatch.setattr(tr, "_save_checkpoint", real_save)
+    monkeypatch.setattr(Checkpoint, "save", real_save)
+    assert Checkpoint(ckpt, "k", 5).load()["next"] == saves[-1]
+    assert Checkpoint(ckpt, "other", 5).load() is None   # another run's state is not resumed
     resumed = train(TrainParams(sparse_ids=True, **kw), data, seed=0, log=lambda s: None,
                     checkpoint=ckpt, key="k")
     for name, w in sparse.model.state_dict().items():

@@ -1,0 +1,49 @@
+"""Crash-resume checkpoints of a training run.
+
+A checkpoint is one file, written atomically every ``every`` steps, holding whatever state the
+loop hands it (model, optimisers, RNG, position in the epoch, early-stopping state, counters).
+It is read back only if its ``key`` (train params + seed + input arrays) and format match, so a
+changed run never resumes a stale state, and an unreadable file means starting over, never a
+failure. A finished run removes it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+
+from esans.io import atomic_path
+
+FORMAT = 2  # bump when the saved state's fields change: an older checkpoint is ignored
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    path: str | os.PathLike
+    key: str
+    every: int
+
+    def due(self, step: int) -> bool:
+        return step % self.every == 0
+
+    def save(self, state: dict) -> None:
+        with atomic_path(self.path) as tmp:
+            torch.save({"key": self.key, "format": FORMAT, **state}, tmp)
+
+    def load(self) -> dict | None:
+        """The saved state if it belongs to this run, else None."""
+        if not os.path.exists(self.path):
+            return None
+        try:
+            state = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception:  # noqa: BLE001 - an unreadable checkpoint: start over, do not fail
+            return None
+        if state.get("key") != self.key or state.get("format") != FORMAT:
+            return None
+        return state
+
+    def clear(self) -> None:
+        if os.path.exists(self.path):
+            os.unlink(self.path)

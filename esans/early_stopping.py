@@ -1,0 +1,40 @@
+"""Early stopping on a validation score: keep the best epoch's weights, stop after
+``patience`` epochs without a gain."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+import torch
+
+
+@dataclass
+class EarlyStopping:
+    patience: int
+    best: float = -1.0
+    best_epoch: int = 0
+    bad_epochs: int = 0
+    best_state: dict | None = field(default=None, repr=False)
+
+    def update(self, epoch: int, score: float, model: torch.nn.Module) -> bool:
+        """Record ``epoch``'s score; True when training should stop."""
+        if score > self.best:
+            self.best, self.best_epoch, self.bad_epochs = score, epoch, 0
+            self.best_state = copy.deepcopy(model.state_dict())
+            return False
+        self.bad_epochs += 1
+        return self.bad_epochs >= self.patience
+
+    def restore_best(self, model: torch.nn.Module) -> None:
+        """Load the best epoch's weights into ``model`` (no-op before the first epoch)."""
+        if self.best_state is not None:
+            model.load_state_dict(self.best_state)
+
+    def state_dict(self) -> dict:
+        return {"best": self.best, "best_epoch": self.best_epoch,
+                "bad_epochs": self.bad_epochs, "best_state": self.best_state}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best, self.best_epoch = state["best"], state["best_epoch"]
+        self.bad_epochs, self.best_state = state["bad_epochs"], state["best_state"]
