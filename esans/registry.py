@@ -255,13 +255,14 @@ def prune(root: Path, keep: int) -> list[str]:
     return removed
 
 
-def _dvc() -> str:
+def dvc_executable() -> str:
+    """The ``dvc`` beside this interpreter (the project's venv), else the one on PATH."""
     exe = Path(sys.executable).with_name("dvc")
-    return str(exe) if exe.exists() else "dvc"
+    return str(exe) if exe.exists() else (shutil.which("dvc") or "dvc")
 
 
 def _dvc_run(root: Path, *args: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run([_dvc(), *args], cwd=root, capture_output=True, text=True)
+    proc = subprocess.run([dvc_executable(), *args], cwd=root, capture_output=True, text=True)
     if proc.returncode != 0:
         msg = (proc.stderr or proc.stdout).strip().splitlines()
         raise EsansError(f"`dvc {' '.join(args)}` failed: {msg[-1] if msg else proc.returncode}",
@@ -272,7 +273,7 @@ def _dvc_run(root: Path, *args: str) -> subprocess.CompletedProcess:
 def default_remote(root: Path) -> str | None:
     if not (Path(root) / ".dvc").is_dir():
         return None
-    proc = subprocess.run([_dvc(), "remote", "default"], cwd=root, capture_output=True,
+    proc = subprocess.run([dvc_executable(), "remote", "default"], cwd=root, capture_output=True,
                           text=True)
     name = proc.stdout.strip()
     return name if proc.returncode == 0 and name else None

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ import yaml
 from prefect import get_run_logger, task
 from prefect.context import TaskRunContext
 
+from esans.registry import dvc_executable
 from tasks.dag import Pipeline
 
 
@@ -39,11 +39,6 @@ class StageRejectedInput(StageFailed):
 def _transient(task, task_run, state) -> bool:
     """Prefect's retry condition: retry everything but a rejected input."""
     return StageRejectedInput.__name__ not in (state.message or "")
-
-
-def dvc_executable() -> str:
-    local = Path(sys.executable).with_name("dvc")
-    return str(local) if local.exists() else (shutil.which("dvc") or "dvc")
 
 
 def dvc(project_dir: str | Path, *args: str) -> subprocess.CompletedProcess:
