@@ -171,6 +171,11 @@ class TrainParams(_Strict):
     # MSAC never draws from the positive's own level-2 cluster (likely false negatives);
     # false: hard negatives come from all of its level-1 cluster (an ablation).
     exclude_own_l2: bool = True
+    # What MSAC's hard negatives are hard for: "positive" = the positive's level-1 cluster
+    # (the paper); "history" = the cluster of an item drawn from the user's history (users
+    # like several topics; this project's variant). The positive's own level-2 cluster stays
+    # out of the loss either way.
+    hard_anchor: Literal["positive", "history"] = "positive"
     # "mixed": a shared in-batch + ``mns_uniform`` uniform pool under every row's own
     # negatives (industrial practice: hard negatives *added* to a large corrected pool).
     pool: Literal["none", "mixed"] = "none"
@@ -251,7 +256,10 @@ class Params(_Strict):
         if t.pool != "none" and t.hard_candidates > 1:
             raise ValueError("train.hard_candidates: > 1 with train.pool: mixed is not "
                              "supported (the pool's log q needs the kept ids)")
-        for key in ("hard_weight", "hard_candidates", "exclude_own_l2"):
+        if t.pool != "none" and t.hard_anchor != "positive":
+            raise ValueError("train.hard_anchor: history with train.pool: mixed is not "
+                             "supported (the pool's log q is the positive-anchored one)")
+        for key in ("hard_weight", "hard_candidates", "exclude_own_l2", "hard_anchor"):
             if getattr(t, key) != TrainParams.model_fields[key].default and not t.traits.hard:
                 raise ValueError(f"train.{key}: only "
                                  f"{'/'.join(n for n, s in SAMPLERS.items() if s.hard)} draw "

@@ -116,6 +116,14 @@ def build_pool(p: TrainParams, data: TrainData) -> MixedSampler | None:
     return MixedSampler(np.bincount(data.train_items, minlength=data.n_items), p.mns_uniform)
 
 
+def history_anchor(h: torch.Tensor, i: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """One item per row drawn uniformly from its history window ``h`` (B, L; -1 = padding);
+    the positive ``i`` where the history is empty."""
+    valid = h >= 0
+    pick = torch.rand(h.shape, generator=gen).masked_fill(~valid, -1.0).argmax(1)
+    return torch.where(valid.any(1), h.gather(1, pick.unsqueeze(1)).squeeze(1), i)
+
+
 def batch_loss(model: TwoTower, p: TrainParams, sampler: Sampler | None, seen: SeenItems,
                u: torch.Tensor, i: torch.Tensor, h: torch.Tensor, gen: torch.Generator,
                heldout: SeenItems | None = None, pool: MixedSampler | None = None
@@ -134,7 +142,10 @@ def batch_loss(model: TwoTower, p: TrainParams, sampler: Sampler | None, seen: S
         uv = model.users(u, h, allv[h.clamp(min=0)])
         return full_softmax(uv, allv, i, p.temperature), info
     t0 = time.perf_counter()
-    neg = sampler.sample(u, i, gen)                                         # ids (B, m)
+    if p.hard_anchor == "history":
+        neg = sampler.sample(u, i, gen, anchor=history_anchor(h, i, gen))    # ids (B, m)
+    else:
+        neg = sampler.sample(u, i, gen)                                     # ids (B, m)
     shared = pool.sample(u, i, gen) if pool is not None else None           # ids (B, P)
     info["sample_s"] = time.perf_counter() - t0
     if heldout is not None:  # diagnostics only: how many negatives are future positives
@@ -154,6 +165,8 @@ def batch_loss(model: TwoTower, p: TrainParams, sampler: Sampler | None, seen: S
     pv = vecs[b + len(cand):b + len(cand) + len(extra)]                     # (P, d)
     uv = model.users(u, h, vecs[b + len(cand) + len(extra):].view(b, h.shape[1], -1))  # (B, d)
     hit = (neg.ids == i.unsqueeze(1)) | seen.contains(u, neg.ids)           # (B, m)
+    if neg.masked is not None:
+        hit = hit | neg.masked
     log_q = neg.log_q
     hard = neg.hard
     select = getattr(sampler, "select", None)

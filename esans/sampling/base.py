@@ -26,6 +26,9 @@ class Negatives:
     # from other level-1 clusters), and a ``select`` step keeps them last. EDIS mixes only
     # these. None: no easy/hard split (every column may be mixed).
     n_easy: int | None = None
+    # (B, m) bool: drawn, but kept out of the loss like an accidental hit (MSAC anchored on
+    # a history item may reach the positive's own level-2 cluster); None: nothing masked.
+    masked: torch.Tensor | None = None
 
 
 class Sampler(Protocol):

@@ -132,6 +132,7 @@ def test_hard_candidates_keep_the_models_hardest_same_cluster_draws():
 
 
 @pytest.mark.parametrize("variant", [{"pool": "mixed"}, {"hard_weight": 3.0},
+                                     {"hard_anchor": "history"},
                                      {"hard_candidates": 4, "hard_weight": 2.0},
                                      {"pool": "mixed", "hard_weight": 3.0,
                                       "edis_logq": "count"}])
@@ -152,6 +153,8 @@ def test_variants_train_and_learn(variant):
     ({"sampler": "full", "edis": True}, "train.edis"),
     ({"sampler": "uniform", "exclude_own_l2": False}, "train.exclude_own_l2"),
     ({"sampler": "esans", "pool": "mixed", "hard_candidates": 4}, "train.hard_candidates"),
+    ({"sampler": "dns", "hard_anchor": "history"}, "train.hard_anchor"),
+    ({"sampler": "esans", "pool": "mixed", "hard_anchor": "history"}, "train.hard_anchor"),
 ])
 def test_contradictory_variant_params_are_rejected(train_params, key):
     with pytest.raises(ValueError, match=key):
@@ -170,3 +173,45 @@ def test_without_the_own_level2_rule_hard_draws_cover_the_whole_level1_cluster()
     score = torch.from_numpy(np.random.default_rng(1).normal(0, 1, len(x))).float()
     est = torch.exp(score[neg.ids] - neg.log_q).sum(1).mean().item()
     assert est == pytest.approx(torch.exp(score).sum().item(), rel=0.03)
+
+
+def test_history_anchored_hard_draws_come_from_the_anchors_cluster_and_stay_unbiased():
+    """Anchored on another item: hard draws lie in the anchor's level-1 cluster minus its
+    level-2 cluster, draws in the positive's own level-2 cluster are masked, and logQ over the
+    mixture of both parts still estimates the sum over every reachable item (brute force)."""
+    x, cl = _clusters()
+    n = len(x)
+    s = MSACSampler(cl.l1, cl.l2, cl.centroids1, 2, 3, 1.0)
+    score = torch.from_numpy(np.random.default_rng(1).normal(0, 1, n)).float()
+    g = torch.Generator().manual_seed(0)
+    other_l1 = int(np.flatnonzero(cl.l1 != cl.l1[0])[0])
+    same_l1 = int(np.flatnonzero((cl.l1 == cl.l1[0]) & (cl.l2 != cl.l2[0]))[0])
+    for anchor in (other_l1, same_l1, 0):
+        draws = 40_000
+        pos = torch.zeros(draws, dtype=torch.long)
+        neg = s.sample(pos, pos, g, anchor=torch.full((draws,), anchor, dtype=torch.long))
+        hard = neg.ids[:, :2]
+        assert (torch.from_numpy(cl.l1)[hard] == int(cl.l1[anchor])).all()
+        assert (torch.from_numpy(cl.l2)[hard] != int(cl.l2[anchor])).all()
+        own = torch.from_numpy(cl.l2)[neg.ids] == int(cl.l2[0])
+        assert torch.equal(neg.masked, own)
+        assert bool(own.any()) == (anchor == same_l1)   # only reachable from the same l1
+        assert neg.hard[:, :2].all() and not neg.hard[:, 2:].any()
+        assert torch.isfinite(neg.log_q).all()
+        est = torch.exp(score[neg.ids] - neg.log_q).sum(1).mean().item()
+        reach = (cl.l1 != cl.l1[0]) | ((cl.l1 == cl.l1[anchor]) & (cl.l2 != cl.l2[anchor]))
+        assert est == pytest.approx(torch.exp(score)[torch.from_numpy(reach)].sum().item(),
+                                    rel=0.03)
+
+
+def test_history_anchor_is_a_history_item_or_the_positive():
+    from esans.train import history_anchor
+
+    h = torch.tensor([[-1, -1, 5, 7], [-1, -1, -1, -1], [3, 3, 3, 3]])
+    i = torch.tensor([1, 2, 4])
+    seen = [set() for _ in range(3)]
+    g = torch.Generator().manual_seed(0)
+    for _ in range(200):
+        for row, a in enumerate(history_anchor(h, i, g).tolist()):
+            seen[row].add(a)
+    assert seen == [{5, 7}, {2}, {3}]
