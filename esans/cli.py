@@ -224,6 +224,43 @@ def models() -> None:
     typer.echo(_table(registry.listing(Path("."))))
 
 
+def _benches(root: Path) -> dict[str, str]:
+    """``bench/<name>.py`` scripts (those runnable as a program) -> their docstring's first
+    line."""
+    import ast
+
+    out = {}
+    for f in sorted((root / "bench").glob("*.py")):
+        text = f.read_text(encoding="utf-8")
+        if '__name__ == "__main__"' in text:
+            doc = ast.get_docstring(ast.parse(text)) or ""
+            out[f.stem] = doc.strip().splitlines()[0] if doc.strip() else ""
+    return out
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
+                               "help_option_names": []})
+def bench(ctx: typer.Context,
+          name: str = typer.Argument(None, help="bench/<name>.py to run; none: list them"),
+          root: Path = typer.Option(Path("."), "--root", help="the project (holds bench/)")
+          ) -> None:
+    """Run a benchmark (``esans bench samplers --seeds 3``: the script's own options follow
+    its name, ``--help`` included) or list them; each prints a table and writes its JSON
+    under bench/results/."""
+    import subprocess
+
+    benches = _benches(root)
+    if name is None or name in ("-h", "--help"):
+        typer.echo(_table([{"bench": n, "what": d} for n, d in benches.items()]))
+        return
+    if name not in benches:
+        raise EsansError(f"no benchmark {name!r}; one of {', '.join(benches) or '(none)'}",
+                         path=root.resolve() / "bench", rule="bench")
+    proc = subprocess.run([sys.executable, str(root / "bench" / f"{name}.py"), *ctx.args],
+                          cwd=root, check=False)
+    raise typer.Exit(proc.returncode)
+
+
 def main() -> None:
     try:
         rc = app(standalone_mode=False)   # a command's typer.Exit(code) comes back as code
