@@ -1,0 +1,166 @@
+"""The scale path through the real pipeline: `dvc exp run` on the files source.
+
+    python bench/pipeline_scale.py --size 200k                 # cluster + 1 epoch + index ...
+    python bench/pipeline_scale.py --size 1m --epochs 1
+
+What a user with a large catalogue runs: a workspace copy of this project (git + DVC under
+bench/.work/pipeline-<size>), the synthetic catalogue of ``bench/regime.py``'s SIZES and
+STRUCTURE written as parquet folders outside it (items with their own vectors, interactions),
+then one ``dvc exp run`` with ``data.source=files`` pointing at them and the regime study's
+cluster settings (level-1 clusters = items / 2000). Every stage runs, from the source
+fingerprint to the bundle. Wall time per stage comes from the stages' own timings
+(reports/timings/), peak RSS of the whole process tree (DVC and the stage it runs) is
+sampled with psutil every 50 ms, test metrics come from metrics.json. Writes
+bench/results/pipeline-scale.json (one entry per size and sampler) and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench/results/pipeline-scale.json"
+STAGES = ["source", "ingest", "validate", "split", "encode", "behaviour", "fuse", "cluster",
+          "train", "index", "evaluate", "bundle", "report"]
+
+
+def workspace(work: Path) -> None:
+    """A fresh project copy with one git commit (``dvc exp run`` needs a HEAD)."""
+    if (work / ".dvc").is_dir():
+        return
+    work.mkdir(parents=True, exist_ok=True)
+    for name in ("dvc.yaml", "params.yaml"):
+        shutil.copy(ROOT / name, work / name)
+    shutil.copytree(ROOT / "esans", work / "esans", dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (work / "bench/results").mkdir(parents=True, exist_ok=True)
+    for f in (ROOT / "bench/results").glob("samplers-ml100k.*"):  # the report's declared deps
+        shutil.copy(f, work / "bench/results" / f.name)
+    for cmd in (["git", "init", "-q"], ["git", "config", "user.email", "bench@esans"],
+                ["git", "config", "user.name", "bench"], ["dvc", "init", "-q"],
+                ["dvc", "config", "core.analytics", "false"], ["git", "add", "-A"],
+                ["git", "commit", "-qm", "workspace"]):
+        subprocess.run(cmd, cwd=work, env=_env(), check=True)
+
+
+def _env() -> dict:
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+            "HF_HUB_OFFLINE": "1", "DO_NOT_TRACK": "1"}
+
+
+def catalogue(size: str, raw: Path) -> dict:
+    from regime import SIZES, STRUCTURE
+
+    from esans.data.synthetic_scale import ScaleParams, generate
+
+    info = raw / "generated.json"
+    if info.exists():
+        return json.loads(info.read_text())
+    n = SIZES[size]
+    sp = ScaleParams(**n, n_groups=max(2, n["n_items"] // 2000), **STRUCTURE, content="topics")
+    got = generate(sp, raw, 0)
+    info.write_text(json.dumps(got, default=str))
+    return got
+
+
+class TreePeak:
+    """Peak summed RSS of a process and its descendants, sampled every 50 ms."""
+
+    def __init__(self, pid: int) -> None:
+        self.proc, self.peak, self._stop = psutil.Process(pid), 0, threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                procs = [self.proc, *self.proc.children(recursive=True)]
+                rss = 0
+                for p in procs:
+                    try:
+                        rss += p.memory_info().rss
+                    except psutil.Error:
+                        pass
+                self.peak = max(self.peak, rss)
+            except psutil.Error:
+                pass
+            time.sleep(0.05)
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._t.join()
+        return self.peak / 2 ** 30
+
+
+def run(size: str, sampler: str, epochs: int, threads: int) -> dict:
+    work = ROOT / f"bench/.work/pipeline-{size}"
+    raw = ROOT / f"bench/.work/pipeline-{size}-raw"
+    workspace(work)
+    gen = catalogue(size, raw)
+    n_items = gen.get("n_items")
+    sets = {"data.source": "files", "data.files.interactions": str(raw / "interactions"),
+            "data.files.items": str(raw / "items"), "cluster.n_l1": max(2, n_items // 2000),
+            "cluster.n_l2": 8, "train.sampler": sampler, "train.epochs": epochs,
+            "train.patience": 2, "train.valid_users": 2000, "train.threads": threads}
+    cmd = ["dvc", "exp", "run", "-n", f"{size}-{sampler}-e{epochs}", "--force"]
+    for k, v in sets.items():
+        cmd += ["-S", f"{k}={v}"]
+    log = work / f"exp-{sampler}.log"
+    t0 = time.perf_counter()
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(cmd, cwd=work, env=_env(), stdout=fh, stderr=subprocess.STDOUT)
+        peak = TreePeak(proc.pid)
+        rc = proc.wait()
+    wall, peak_gb = time.perf_counter() - t0, peak.stop()
+    if rc != 0:
+        raise SystemExit(f"dvc exp run failed (exit {rc}); see {log}")
+    seconds = {}
+    for s in STAGES:
+        f = work / f"reports/timings/{s}.json"
+        if f.exists():
+            seconds[s] = round(json.loads(f.read_text()).get("seconds", 0.0), 1)
+    metrics = json.loads((work / "metrics.json").read_text())
+    return {"size": size, "sampler": sampler, "epochs": epochs, "threads": threads,
+            "n_items": n_items, "n_users": gen.get("n_users"),
+            "n_interactions": gen.get("n_interactions"), "wall_s": round(wall, 1),
+            "peak_rss_gb": round(peak_gb, 2), "stage_s": seconds,
+            # DVC itself and the stages that keep no timings (source, validate, report)
+            "other_s": round(wall - sum(seconds.values()), 1),
+            "cluster_epoch_index_s": round(sum(seconds.get(s, 0.0) for s in
+                                               ("cluster", "train", "index")), 1),
+            "test": {k: round(v, 4) for k, v in metrics["test"].items() if "@" in k},
+            "command": " ".join(cmd[:6]) + " -S ..."}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--size", default="200k", choices=["20k", "200k", "1m"])
+    ap.add_argument("--sampler", default="esans")
+    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args()
+    row = run(a.size, a.sampler, a.epochs, a.threads)
+    results = json.loads(OUT.read_text()) if OUT.exists() else {}
+    results[f"{a.size}|{a.sampler}|e{a.epochs}"] = row
+    OUT.write_text(json.dumps(results, indent=1) + "\n")
+    print(f"{'stage':10s} {'seconds':>8s}")
+    for s, v in row["stage_s"].items():
+        print(f"{s:10s} {v:8.1f}")
+    print(f"{'other':10s} {row['other_s']:8.1f}   (DVC, source, validate, report)")
+    print(f"{row['size']} {row['sampler']}: wall {row['wall_s']:.0f} s, peak RSS "
+          f"{row['peak_rss_gb']:.2f} GB (process tree), cluster + train + index "
+          f"{row['cluster_epoch_index_s']:.0f} s, test R@50 {row['test'].get('recall@50')}")
+
+
+if __name__ == "__main__":
+    main()
