@@ -83,6 +83,7 @@ def configs(budget: int) -> dict[str, dict]:
         "esans-count": {**paper, "edis_logq": "count"},
         "esans-dyn": {**paper, "hard_candidates": 4},
         "esans-dyn-count": {**paper, "hard_candidates": 4, "edis_logq": "count"},
+        "esans-dns": {**paper, "hard_candidates": 4, "easy_candidates": 4},
         "esans-hist": {**paper, "hard_anchor": "history"},
         "esans-hist-dyn": {**paper, "hard_anchor": "history", "hard_candidates": 4},
         "esans-unif-easy": {**paper, "easy_temperature": 100.0},

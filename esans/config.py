@@ -168,6 +168,9 @@ class TrainParams(_Strict):
     # MSAC scores this many same-cluster candidates per hard slot with the current model and
     # keeps the highest (1: one random draw, the paper).
     hard_candidates: int = Field(1, ge=1, le=64)
+    # The same for MSAC's easy slots: k candidates from other level-1 clusters per slot, the
+    # model's highest kept (DNS over MSAC's easy distribution; 1: the paper).
+    easy_candidates: int = Field(1, ge=1, le=64)
     # MSAC never draws from the positive's own level-2 cluster (likely false negatives);
     # false: hard negatives come from all of its level-1 cluster (an ablation).
     exclude_own_l2: bool = True
@@ -253,13 +256,15 @@ class Params(_Strict):
         if t.edis and not t.traits.sampled:
             raise ValueError("train.edis: EDIS mixes sampled negatives; the full softmax "
                              "(train.sampler: full) has none")
-        if t.pool != "none" and t.hard_candidates > 1:
-            raise ValueError("train.hard_candidates: > 1 with train.pool: mixed is not "
-                             "supported (the pool's log q needs the kept ids)")
+        for key in ("hard_candidates", "easy_candidates"):
+            if t.pool != "none" and getattr(t, key) > 1:
+                raise ValueError(f"train.{key}: > 1 with train.pool: mixed is not "
+                                 "supported (the pool's log q needs the kept ids)")
         if t.pool != "none" and t.hard_anchor != "positive":
             raise ValueError("train.hard_anchor: history with train.pool: mixed is not "
                              "supported (the pool's log q is the positive-anchored one)")
-        for key in ("hard_weight", "hard_candidates", "exclude_own_l2", "hard_anchor"):
+        for key in ("hard_weight", "hard_candidates", "easy_candidates", "exclude_own_l2",
+                    "hard_anchor"):
             if getattr(t, key) != TrainParams.model_fields[key].default and not t.traits.hard:
                 raise ValueError(f"train.{key}: only "
                                  f"{'/'.join(n for n, s in SAMPLERS.items() if s.hard)} draw "

@@ -90,7 +90,8 @@ def build_sampler(p: TrainParams, data: TrainData) -> Sampler | None:
                 raise ValueError("the msac/esans samplers need cluster assignments")
             return MSACSampler(data.l1, data.l2, data.centroids1, p.m_c, p.m_o,
                                p.easy_temperature, seen, hard_candidates=p.hard_candidates,
-                               exclude_own_l2=p.exclude_own_l2)
+                               exclude_own_l2=p.exclude_own_l2,
+                               easy_candidates=p.easy_candidates)
         case "full":
             return None
     raise ValueError(f"unknown sampler {p.sampler!r}")

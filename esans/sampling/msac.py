@@ -13,6 +13,7 @@ With ``hard_candidates`` k > 1 (this project's variant, not the paper), each har
 candidates from the same pool and ``select`` keeps the m_c the current model scores highest
 (DNS restricted to MSAC's semantic neighbourhood): the hard negatives become hard for the
 model, not only close in content. Their log q stays the pool's, so the emphasis survives logQ.
+``easy_candidates`` does the same for the easy slots (DNS over MSAC's other clusters).
 
 With an ``anchor`` per row (this project's variant: an item from the user's history, not the
 positive), hard negatives come from the anchor's level-1 cluster minus the anchor's level-2
@@ -35,8 +36,10 @@ class MSACSampler:
 
     def __init__(self, l1: np.ndarray, l2: np.ndarray, centroids1: np.ndarray, m_c: int,
                  m_o: int, temperature: float = 1.0, seen: SeenItems | None = None,
-                 tries: int = 4, hard_candidates: int = 1, exclude_own_l2: bool = True) -> None:
+                 tries: int = 4, hard_candidates: int = 1, exclude_own_l2: bool = True,
+                 easy_candidates: int = 1) -> None:
         self.tries, self.k, self.exclude = tries, hard_candidates, exclude_own_l2
+        self.k_easy = easy_candidates
         l1 = np.array(l1, np.int64)  # copies: torch wants writable arrays
         l2 = np.array(l2, np.int64)
         order = np.lexsort((l2, l1))
@@ -92,12 +95,13 @@ class MSACSampler:
     def _draw(self, c: torch.Tensor, s: torch.Tensor, gen: torch.Generator,
               hard_c: torch.Tensor | None = None,
               hard_s: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, m_c * k + m_o, tries): ``tries`` independent candidates per slot; hard ones
+        """(B, m_c * k + m_o * k_easy, tries): ``tries`` independent candidates per slot; hard ones
         from ``hard_c`` minus ``hard_s`` (default: the positive's ``c`` minus ``s``)."""
         b, t, h = len(c), self.tries, self.m_c * self.k
         hc, hs = (c, s) if hard_c is None else (hard_c, hard_s)
         parts = [self._hard(hc, hs, h * t, gen).view(b, h, t)] if self.m_c else []
-        parts.append(self._easy(c, self.m_o * t, gen).view(b, self.m_o, t))
+        e = self.m_o * self.k_easy
+        parts.append(self._easy(c, e * t, gen).view(b, e, t))
         return torch.cat(parts, dim=1)
 
     def log_q(self, pos: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
@@ -144,12 +148,17 @@ class MSACSampler:
     def select(self, user: torch.Tensor, pos_vec: torch.Tensor, neg_vec: torch.Tensor,
                log_q: torch.Tensor, hit: torch.Tensor, gen: torch.Generator,
                hard: torch.Tensor):
-        """Keep the m_c highest-scoring of the m_c * k hard candidates, and every easy one:
-        (vectors (B, m_c + m_o, d), log_q, hit, hard). The identity when k = 1."""
-        h = self.m_c * self.k
-        if self.k == 1 or h == 0:
+        """Keep the m_c highest-scoring of the m_c * k hard candidates and the m_o highest of
+        the m_o * k_easy easy ones: (vectors (B, m_c + m_o, d), log_q, hit, hard). The
+        identity when k = k_easy = 1."""
+        if self.k == 1 and self.k_easy == 1:
             return neg_vec, log_q, hit, hard
-        kept = top_by_score(user, neg_vec[:, :h], self.m_c, log_q[:, :h], hit[:, :h],
-                            hard[:, :h], hit=hit[:, :h])
-        rest = (neg_vec[:, h:], log_q[:, h:], hit[:, h:], hard[:, h:])
-        return tuple(torch.cat([a, b], 1) for a, b in zip(kept, rest))
+        h = self.m_c * self.k
+        parts = []
+        for lo, hi, keep, k in ((0, h, self.m_c, self.k),
+                                (h, neg_vec.shape[1], self.m_o, self.k_easy)):
+            block = (neg_vec[:, lo:hi], log_q[:, lo:hi], hit[:, lo:hi], hard[:, lo:hi])
+            if k > 1 and keep > 0:
+                block = top_by_score(user, block[0], keep, *block[1:], hit=block[2])
+            parts.append(block)
+        return tuple(torch.cat([p[j] for p in parts], 1) for j in range(4))

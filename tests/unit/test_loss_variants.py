@@ -131,8 +131,34 @@ def test_hard_candidates_keep_the_models_hardest_same_cluster_draws():
     assert torch.equal(vec[:, m_c:], emb[neg.ids[:, m_c * k:]])   # easy ones untouched
 
 
+def test_easy_candidates_keep_the_models_hardest_other_cluster_draws():
+    x, cl = _clusters()
+    k, ke, m_c, m_o = 3, 4, 2, 3
+    s = MSACSampler(cl.l1, cl.l2, cl.centroids1, m_c, m_o, 1.0, hard_candidates=k,
+                    easy_candidates=ke)
+    pos = torch.arange(len(x))
+    neg = s.sample(pos, pos, torch.Generator().manual_seed(0))
+    h = m_c * k
+    assert neg.ids.shape == (len(x), h + m_o * ke) and neg.n_easy == m_o
+    assert neg.hard[:, :h].all() and not neg.hard[:, h:].any()
+    emb = torch.from_numpy(x)
+    user = emb[(pos + 5) % len(x)]                    # any user: selection is by its scores
+    hit = torch.zeros(neg.ids.shape, dtype=torch.bool)
+    hit[:, h] = True                                  # a masked easy candidate is never kept
+    vec, lq, ht, hard = s.select(user, emb[pos], emb[neg.ids], neg.log_q, hit, None, neg.hard)
+    assert vec.shape == (len(x), m_c + m_o, x.shape[1])
+    assert hard[:, :m_c].all() and not hard[:, m_c:].any() and not ht.any()
+    for lo, hi, keep, at in ((0, h, m_c, 0), (h + 1, h + m_o * ke, m_o, m_c)):
+        cand = (user.unsqueeze(1) * emb[neg.ids[:, lo:hi]]).sum(-1)
+        kept = (user.unsqueeze(1) * vec[:, at:at + keep]).sum(-1)
+        assert torch.allclose(kept, cand.topk(keep, dim=1).values)
+    # the kept easy ones still come from other level-1 clusters, with their own log q
+    assert torch.isfinite(lq).all()
+
+
 @pytest.mark.parametrize("variant", [{"pool": "mixed"}, {"hard_weight": 3.0},
                                      {"hard_anchor": "history"},
+                                     {"hard_candidates": 2, "easy_candidates": 3},
                                      {"hard_candidates": 4, "hard_weight": 2.0},
                                      {"pool": "mixed", "hard_weight": 3.0,
                                       "edis_logq": "count"}])
@@ -154,6 +180,8 @@ def test_variants_train_and_learn(variant):
     ({"sampler": "uniform", "exclude_own_l2": False}, "train.exclude_own_l2"),
     ({"sampler": "esans", "pool": "mixed", "hard_candidates": 4}, "train.hard_candidates"),
     ({"sampler": "dns", "hard_anchor": "history"}, "train.hard_anchor"),
+    ({"sampler": "uniform", "easy_candidates": 4}, "train.easy_candidates"),
+    ({"sampler": "esans", "pool": "mixed", "easy_candidates": 2}, "train.easy_candidates"),
     ({"sampler": "esans", "pool": "mixed", "hard_anchor": "history"}, "train.hard_anchor"),
 ])
 def test_contradictory_variant_params_are_rejected(train_params, key):
