@@ -35,9 +35,8 @@ STAGES = ["source", "ingest", "validate", "split", "encode", "behaviour", "fuse"
 
 
 def workspace(work: Path) -> None:
-    """A fresh project copy with one git commit (``dvc exp run`` needs a HEAD)."""
-    if (work / ".dvc").is_dir():
-        return
+    """A project copy with one git commit (``dvc exp run`` needs a HEAD); its dvc.yaml,
+    params.yaml and code are this project's current ones on every run."""
     work.mkdir(parents=True, exist_ok=True)
     for name in ("dvc.yaml", "params.yaml"):
         shutil.copy(ROOT / name, work / name)
@@ -46,6 +45,8 @@ def workspace(work: Path) -> None:
     (work / "bench/results").mkdir(parents=True, exist_ok=True)
     for f in (ROOT / "bench/results").glob("samplers-ml100k.*"):  # the report's declared deps
         shutil.copy(f, work / "bench/results" / f.name)
+    if (work / ".dvc").is_dir():
+        return
     for cmd in (["git", "init", "-q"], ["git", "config", "user.email", "bench@esans"],
                 ["git", "config", "user.name", "bench"], ["dvc", "init", "-q"],
                 ["dvc", "config", "core.analytics", "false"], ["git", "add", "-A"],

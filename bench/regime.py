@@ -71,7 +71,7 @@ def configs(budget: int) -> dict[str, dict]:
     """
     m_c = max(1, budget // 4)
     paper = {"sampler": "esans", "m_c": m_c, "m_o": budget - m_c, "edis_sources": min(
-        budget - m_c, 8)}
+        budget - m_c, 8), "hard_candidates": 1, "easy_candidates": 1}
     return {
         "uniform": {"sampler": "uniform", "n_negatives": budget},
         "popularity": {"sampler": "popularity", "n_negatives": budget},

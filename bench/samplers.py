@@ -35,9 +35,11 @@ CONFIGS: dict[str, dict] = {
     "mixed (MNS)": {"sampler": "mixed"},
     "DNS": {"sampler": "dns"},
     "MixGCF-style": {"sampler": "mixgcf"},
-    "MSAC only": {"sampler": "msac"},
+    "MSAC only": {"sampler": "msac", "hard_candidates": 1, "easy_candidates": 1},
     "EDIS only (uniform + EDIS)": {"sampler": "uniform", "edis": True},
-    "ESANS (MSAC + EDIS)": {"sampler": "esans"},
+    "ESANS (MSAC + EDIS)": {"sampler": "esans", "hard_candidates": 1,   # the paper's
+                            "easy_candidates": 1},
+    "ESANS (project default: model-selected)": {"sampler": "esans"},
 }
 KS = [20, 50, 100, 200]
 

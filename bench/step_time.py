@@ -2,10 +2,12 @@
 
     python bench/step_time.py [--steps 200]
 
-Both samplers draw the same number of real negatives (m_c + m_o = 7); ESANS adds EDIS's
-(m_o+2)(m_o-1)/2 = 14 virtual negatives. Steps alternate uniform / ESANS / uniform ... on the
-same batches, so machine noise hits both alike; the ratio of medians is reported. Also run on
-the synthetic default when ml100k is absent. Writes bench/results/step-time.json.
+Every arm trains on the same number of real negatives (m_c + m_o = 7); ESANS adds EDIS's
+(m_o+2)(m_o-1)/2 = 14 virtual negatives. Arms: uniform, MSAC without EDIS and the paper's
+ESANS (one draw per slot), DNS (keeps the model's top 7 of 4 x 7 uniform candidates) and the
+project's ESANS (keeps the model's top of 4 MSAC candidates per slot: the same 28 scored).
+Steps alternate between the arms on the same batches, so machine noise hits all alike; the
+ratio of medians to uniform's is reported. Writes bench/results/step-time.json.
 """
 
 from __future__ import annotations
@@ -34,12 +36,20 @@ def main() -> None:
     from esans.train_data import load_train_data
 
     p = load_params(a.work / "params.yaml")
-    base = p.train.model_copy(update={"sampler": "esans"})
+    project = load_params(ROOT / "params.yaml").train   # this project's ESANS settings
+    base = p.train.model_copy(update={"sampler": "esans",
+                                      "hard_candidates": project.hard_candidates,
+                                      "easy_candidates": project.easy_candidates})
     data = load_train_data(a.work, p.model_copy(update={"train": base}))
     torch.set_num_threads(base.threads)
+    n, paper = base.m_c + base.m_o, {"hard_candidates": 1, "easy_candidates": 1}
     arms = {"uniform": base.model_copy(update={"sampler": "uniform", "edis": False,
-                                               "n_negatives": base.m_c + base.m_o}),
-            "msac (no EDIS)": base.model_copy(update={"sampler": "msac", "edis": False}),
+                                               "n_negatives": n}),
+            "msac (no EDIS)": base.model_copy(update={"sampler": "msac", "edis": False,
+                                                      **paper}),
+            "esans (paper)": base.model_copy(update=paper),
+            "dns": base.model_copy(update={"sampler": "dns", "n_negatives": n,
+                                           "pool_size": 4 * n}),
             "esans": base}
     timed = alternating_step_times(arms, data, a.steps, warmup=10)
     times = {n: t["step_s"] for n, t in timed.items()}
@@ -49,7 +59,11 @@ def main() -> None:
               "virtual_negatives": (base.m_o + 2) * (base.m_o - 1) // 2,
               "median_step_ms": med,
               "median_sample_ms": {n: float(np.median(t)) * 1000 for n, t in sample.items()},
+              "candidates_per_slot": {"hard": base.hard_candidates,
+                                      "easy": base.easy_candidates},
+              "ratio_to_uniform": {n: med[n] / med["uniform"] for n in med},
               "ratio_esans_to_uniform": med["esans"] / med["uniform"],
+              "ratio_esans_paper_to_uniform": med["esans (paper)"] / med["uniform"],
               "ratio_msac_to_uniform": med["msac (no EDIS)"] / med["uniform"]}
     out = ROOT / "bench/results/step-time.json"
     out.write_text(json.dumps(result, indent=1))

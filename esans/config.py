@@ -165,12 +165,13 @@ class TrainParams(_Strict):
     # Hardness weighting: a hard negative's term in the partition sum counts this many
     # times (its logit + log w after logQ). 1 = the consistent sampled softmax.
     hard_weight: float = Field(1.0, gt=0)
-    # MSAC scores this many same-cluster candidates per hard slot with the current model and
-    # keeps the highest (1: one random draw, the paper).
-    hard_candidates: int = Field(1, ge=1, le=64)
-    # The same for MSAC's easy slots: k candidates from other level-1 clusters per slot, the
-    # model's highest kept (DNS over MSAC's easy distribution; 1: the paper).
-    easy_candidates: int = Field(1, ge=1, le=64)
+    # The project's ESANS (bench/results/regime.md): MSAC draws k candidates per hard slot
+    # (same level-1 cluster, not the positive's level-2) and per easy slot (other level-1
+    # clusters), and the current model keeps its highest-scoring ones: DNS over MSAC's
+    # stratified pool, EDIS mixing the kept easy ones. 1 and 1: the paper's ESANS (one random
+    # draw per slot).
+    hard_candidates: int = Field(4, ge=1, le=64)
+    easy_candidates: int = Field(4, ge=1, le=64)
     # MSAC never draws from the positive's own level-2 cluster (likely false negatives);
     # false: hard negatives come from all of its level-1 cluster (an ablation).
     exclude_own_l2: bool = True

@@ -156,12 +156,15 @@ def test_easy_candidates_keep_the_models_hardest_other_cluster_draws():
     assert torch.isfinite(lq).all()
 
 
-@pytest.mark.parametrize("variant", [{"pool": "mixed"}, {"hard_weight": 3.0},
+PAPER = {"hard_candidates": 1, "easy_candidates": 1}   # the paper's ESANS (one draw per slot)
+
+
+@pytest.mark.parametrize("variant", [{"pool": "mixed", **PAPER}, {"hard_weight": 3.0, **PAPER},
                                      {"hard_anchor": "history"},
                                      {"hard_candidates": 2, "easy_candidates": 3},
                                      {"hard_candidates": 4, "hard_weight": 2.0},
                                      {"pool": "mixed", "hard_weight": 3.0,
-                                      "edis_logq": "count"}])
+                                      "edis_logq": "count", **PAPER}, {}])
 def test_variants_train_and_learn(variant):
     data = tiny_data()
     p = TrainParams(sampler="esans", epochs=3, batch_size=64, dim=16, history_len=5, m_c=1,
@@ -175,14 +178,17 @@ def test_variants_train_and_learn(variant):
 @pytest.mark.parametrize("train_params, key", [
     ({"sampler": "dns", "pool": "mixed"}, "train.pool"),
     ({"sampler": "uniform", "hard_weight": 2.0}, "train.hard_weight"),
-    ({"sampler": "dns", "hard_candidates": 4}, "train.hard_candidates"),
+    ({"sampler": "dns", "hard_candidates": 2}, "train.hard_candidates"),
+    ({"sampler": "esans", "pool": "mixed"}, "train.hard_candidates"),  # the default selects
     ({"sampler": "full", "edis": True}, "train.edis"),
     ({"sampler": "uniform", "exclude_own_l2": False}, "train.exclude_own_l2"),
     ({"sampler": "esans", "pool": "mixed", "hard_candidates": 4}, "train.hard_candidates"),
     ({"sampler": "dns", "hard_anchor": "history"}, "train.hard_anchor"),
-    ({"sampler": "uniform", "easy_candidates": 4}, "train.easy_candidates"),
-    ({"sampler": "esans", "pool": "mixed", "easy_candidates": 2}, "train.easy_candidates"),
-    ({"sampler": "esans", "pool": "mixed", "hard_anchor": "history"}, "train.hard_anchor"),
+    ({"sampler": "uniform", "easy_candidates": 1}, "train.easy_candidates"),
+    ({"sampler": "esans", "pool": "mixed", "hard_candidates": 1, "easy_candidates": 2},
+     "train.easy_candidates"),
+    ({"sampler": "esans", "pool": "mixed", "hard_anchor": "history", **PAPER},
+     "train.hard_anchor"),
 ])
 def test_contradictory_variant_params_are_rejected(train_params, key):
     with pytest.raises(ValueError, match=key):
