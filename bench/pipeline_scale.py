@@ -22,11 +22,10 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
-import psutil
+from scale import RSS
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench/results/pipeline-scale.json"
@@ -74,35 +73,6 @@ def catalogue(size: str, raw: Path) -> dict:
     return got
 
 
-class TreePeak:
-    """Peak summed RSS of a process and its descendants, sampled every 50 ms."""
-
-    def __init__(self, pid: int) -> None:
-        self.proc, self.peak, self._stop = psutil.Process(pid), 0, threading.Event()
-        self._t = threading.Thread(target=self._run, daemon=True)
-        self._t.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                procs = [self.proc, *self.proc.children(recursive=True)]
-                rss = 0
-                for p in procs:
-                    try:
-                        rss += p.memory_info().rss
-                    except psutil.Error:
-                        pass
-                self.peak = max(self.peak, rss)
-            except psutil.Error:
-                pass
-            time.sleep(0.05)
-
-    def stop(self) -> float:
-        self._stop.set()
-        self._t.join()
-        return self.peak / 2 ** 30
-
-
 def run(size: str, sampler: str, epochs: int, threads: int) -> dict:
     work = ROOT / f"bench/.work/pipeline-{size}"
     raw = ROOT / f"bench/.work/pipeline-{size}-raw"
@@ -120,9 +90,9 @@ def run(size: str, sampler: str, epochs: int, threads: int) -> dict:
     t0 = time.perf_counter()
     with open(log, "w") as fh:
         proc = subprocess.Popen(cmd, cwd=work, env=_env(), stdout=fh, stderr=subprocess.STDOUT)
-        peak = TreePeak(proc.pid)
+        rss = RSS(proc.pid, tree=True, every=0.05)
         rc = proc.wait()
-    wall, peak_gb = time.perf_counter() - t0, peak.stop()
+    wall, peak_gb = time.perf_counter() - t0, rss.peak() / 2 ** 30
     if rc != 0:
         raise SystemExit(f"dvc exp run failed (exit {rc}); see {log}")
     seconds = {}

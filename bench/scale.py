@@ -29,21 +29,33 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 class RSS:
-    """Peak resident set size of this process between reset() and peak(), sampled with
-    psutil every 20 ms."""
+    """Peak resident set size between reset() and peak(), sampled with psutil every ``every``
+    seconds: of this process, or of process ``pid`` (with ``tree``, summed over it and its
+    descendants, e.g. ``dvc`` and the stage it runs). A process that is gone counts 0."""
 
-    def __init__(self) -> None:
-        self._proc = psutil.Process()
+    def __init__(self, pid: int | None = None, tree: bool = False, every: float = 0.02) -> None:
+        self._proc, self._tree, self._every = psutil.Process(pid), tree, every
         self._max = 0
         threading.Thread(target=self._run, daemon=True).start()
 
     def now(self) -> int:
-        return self._proc.memory_info().rss
+        try:
+            procs = [self._proc, *self._proc.children(recursive=True)] if self._tree else \
+                [self._proc]
+        except psutil.Error:
+            return 0
+        total = 0
+        for p in procs:
+            try:
+                total += p.memory_info().rss
+            except psutil.Error:   # exited between the listing and the reading
+                pass
+        return total
 
     def _run(self) -> None:
         while True:
             self._max = max(self._max, self.now())
-            time.sleep(0.02)
+            time.sleep(self._every)
 
     def reset(self) -> None:
         self._max = self.now()

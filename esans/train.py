@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 
 import numpy as np
 import torch
@@ -318,7 +318,7 @@ def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None]
                            "gen": gen.get_state(), "epoch": epoch, "next": s, "perm": perm,
                            "losses": losses, "history": result.history,
                            "stopping": stopping.state_dict(),
-                           "fn": [fns.hits, fns.total, fns.hard_hits, fns.hard_total]})
+                           "fn": list(astuple(fns))})
             ts = time.perf_counter()
             idx = world.local(perm[s:s + local_bs * world.size], local_bs)
             if idx is None:

@@ -120,7 +120,8 @@ class MSACSampler:
         c, ca, sa = (x.unsqueeze(1) for x in (self.l1[pos], self.l1[anchor], self.l2[anchor]))
         cn, sn = self.l1[ids], self.l2[ids]
         ninf = torch.tensor(-float("inf"))
-        in_hard = (cn == ca) & ~((sn == sa) & self.exclude) if self.m_c else cn < 0
+        in_hard = (cn == ca) & ~((sn == sa) & self.exclude) if self.m_c else \
+            torch.zeros_like(cn, dtype=torch.bool)
         hard = torch.where(in_hard, self.log_hard[sa].expand_as(ids), ninf)
         easy = torch.where(cn != c, self.log_easy[c.expand_as(ids), cn], ninf)
         return torch.logaddexp(hard, easy)
