@@ -25,6 +25,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--work", type=Path, default=ROOT / "bench/.work/ml100k")
+    ap.add_argument("--threads", type=int, help="torch threads (default: train.threads)")
     a = ap.parse_args()
     import samplers
 
@@ -40,6 +41,7 @@ def main() -> None:
     base = p.train.model_copy(update={"sampler": "esans",
                                       "hard_candidates": project.hard_candidates,
                                       "easy_candidates": project.easy_candidates})
+    base = base.model_copy(update={"threads": a.threads or base.threads})
     data = load_train_data(a.work, p.model_copy(update={"train": base}))
     torch.set_num_threads(base.threads)
     n, paper = base.m_c + base.m_o, {"hard_candidates": 1, "easy_candidates": 1}
@@ -55,7 +57,7 @@ def main() -> None:
     times = {n: t["step_s"] for n, t in timed.items()}
     sample = {n: t["sample_s"] for n, t in timed.items()}
     med = {n: float(np.median(t)) * 1000 for n, t in times.items()}
-    result = {"steps": a.steps, "batch_size": base.batch_size, "real_negatives": 7,
+    result = {"steps": a.steps, "threads": base.threads, "batch_size": base.batch_size, "real_negatives": 7,
               "virtual_negatives": (base.m_o + 2) * (base.m_o - 1) // 2,
               "median_step_ms": med,
               "median_sample_ms": {n: float(np.median(t)) * 1000 for n, t in sample.items()},

@@ -160,41 +160,47 @@ def batch_loss(model: TwoTower, p: TrainParams, sampler: Sampler | None, seen: S
     extra = shared.ids[0] if shared is not None else cand[:0]               # (P,)
     uniq, inv = torch.unique(torch.cat([i, cand, extra, h.clamp(min=0).reshape(-1)]),
                              return_inverse=True)
-    vecs = model.items(uniq).index_select(0, inv)                           # item tower once
-    iv, nv = vecs[:b], vecs[b:b + len(cand)]                                # (B, d)
-    nv = nv if neg.shared else nv.view(b, m, -1)                            # (m, d) | (B, m, d)
-    pv = vecs[b + len(cand):b + len(cand) + len(extra)]                     # (P, d)
-    uv = model.users(u, h, vecs[b + len(cand) + len(extra):].view(b, h.shape[1], -1))  # (B, d)
-    hit = (neg.ids == i.unsqueeze(1)) | seen.contains(u, neg.ids)           # (B, m)
+    table = model.item_vectors(uniq)                                        # item tower once
+    # Each part looks its rows up in the small table (backward: an index_add into it); slices
+    # of one big lookup would each fill a zero gradient of the whole lookup.
+    inv_i, inv_n, inv_p, inv_h = inv.split([b, len(cand), len(extra), h.numel()])
+    iv = table.index_select(0, inv_i)                                       # (B, d)
+    uv = model.users(u, h, table.index_select(0, inv_h).view(b, h.shape[1], -1))  # (B, d)
+    ids, log_q, hard = neg.ids, neg.log_q, neg.hard
+    hit = (ids == i.unsqueeze(1)) | seen.contains(u, ids)                   # (B, m)
     if neg.masked is not None:
         hit = hit | neg.masked
-    log_q = neg.log_q
-    hard = neg.hard
-    select = getattr(sampler, "select", None)
-    if select is not None:                                                  # dns, mixgcf, msac
-        if hard is not None:                                                # msac: mask too
-            nv, log_q, hit, hard = select(uv, iv, nv, log_q, hit, gen, hard)
-        else:
-            nv, log_q, hit = select(uv, iv, nv, log_q, hit, gen)
-    neg_score = scores(uv, nv)                                              # (B, m)
+    select = getattr(sampler, "select", None)                               # dns, mixgcf, msac
+    sel = None
+    if select is not None:  # chosen on detached scores: only the kept enter the graph
+        with torch.no_grad():
+            sel = select(uv.detach(), iv.detach(), table.detach()[inv_n].view(b, m, -1),
+                         hit, gen)
+    if sel is not None:
+        inv_n = inv_n.view(b, m).gather(1, sel.keep).reshape(-1)
+        ids, log_q, hit = (x.gather(1, sel.keep) for x in (ids, log_q, hit))
+        hard = hard.gather(1, sel.keep) if hard is not None else None
+    nv = table.index_select(0, inv_n)                                       # (m, d) shared
+    nv = nv if neg.shared else nv.view(b, -1, nv.shape[1])                  # (B, m', d)
+    if sel is not None and sel.mix is not None:                             # mixgcf
+        nv = sel.mix * iv.unsqueeze(1) + (1 - sel.mix) * nv
+    neg_score = scores(uv, nv)                                              # (B, m')
     n_real = neg_score.shape[1]
-    if p.uses_edis:
-        emb = nv.expand(b, -1, -1) if neg.shared else nv
-        src_v, src_q = edis.sources(emb, log_q, neg.n_easy, p.edis_sources or p.m_o)
-        src = src_v.shape[1]
-        vv, vq = edis.interpolate(src_v, src_q, p.edis_lambda, gen)         # (B, V, d)
+    if p.uses_edis:  # virtual negatives, scored as the same mix of their sources' scores
+        src_s, src_q = edis.sources(neg_score, log_q, neg.n_easy, p.edis_sources or p.m_o)
+        vs, vq = edis.mix_scores(src_s, src_q, p.edis_lambda, gen)          # (B, V)
         if p.edis_logq == "count":  # V virtual draws stand for the src real ones
-            vq = vq + float(np.log(vq.shape[1] / src))
-        neg_score = torch.cat([neg_score, scores(uv, vv)], 1)               # (B, m + V)
+            vq = vq + float(np.log(vq.shape[1] / src_s.shape[1]))
+        neg_score = torch.cat([neg_score, vs], 1)                           # (B, m' + V)
         log_q = torch.cat([log_q, vq], 1)
         hit = torch.cat([hit, torch.zeros(vq.shape, dtype=torch.bool)], 1)
     if shared is not None:
         # one sample from two independent proposals: an id's expected count is the sum
-        log_q = torch.cat([torch.logaddexp(log_q[:, :n_real], pool.log_q(neg.ids, b)),
+        log_q = torch.cat([torch.logaddexp(log_q[:, :n_real], pool.log_q(ids, b)),
                            log_q[:, n_real:]], 1)
         pool_ids = shared.ids                                               # (B, P)
         pool_q = torch.logaddexp(shared.log_q, sampler.log_q(i, pool_ids))
-        neg_score = torch.cat([neg_score, uv @ pv.T], 1)
+        neg_score = torch.cat([neg_score, uv @ table.index_select(0, inv_p).T], 1)
         log_q = torch.cat([log_q, pool_q], 1)
         hit = torch.cat([hit, (pool_ids == i.unsqueeze(1)) | seen.contains(u, pool_ids)], 1)
     bonus = None  # hard real negatives (the first n_real columns) count hard_weight times

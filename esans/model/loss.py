@@ -17,7 +17,9 @@ def scores(user: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
     """user (B, d) x items -> (B, m): per-row items (B, m, d) or one shared set (m, d)."""
     if items.dim() == 2:
         return user @ items.T
-    return torch.einsum("bd,bmd->bm", user, items)
+    # multiply-and-sum, not a batched matmul: on CPU the (B, 1, d) x (B, d, m) GEMMs' backward
+    # costs ~5x more for the few negatives of a row
+    return (items * user.unsqueeze(1)).sum(-1)
 
 
 def sampled_softmax_logits(pos_score: torch.Tensor, neg_score: torch.Tensor,

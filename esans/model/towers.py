@@ -32,11 +32,14 @@ class TwoTower(nn.Module):
         nn.init.normal_(self.item_id.weight, std=0.01)
         nn.init.normal_(self.user_id.weight, std=0.01)
 
+    def item_vectors(self, ids: torch.Tensor) -> torch.Tensor:
+        """(n,) *distinct* item ids -> (n, d) normalised item vectors (the tower, once each)."""
+        return F.normalize(self.item_mlp(self.content[ids]) + self.item_id(ids), dim=-1)
+
     def items(self, ids: torch.Tensor) -> torch.Tensor:
         """(...,) item ids -> (..., d) normalised item vectors."""
-        flat = ids.reshape(-1)
-        uniq, inv = torch.unique(flat, return_inverse=True)
-        vec = F.normalize(self.item_mlp(self.content[uniq]) + self.item_id(uniq), dim=-1)
+        uniq, inv = torch.unique(ids.reshape(-1), return_inverse=True)
+        vec = self.item_vectors(uniq)
         return vec.index_select(0, inv).reshape(*ids.shape, -1)  # backward: index_add
 
     def all_items(self) -> torch.Tensor:
@@ -51,7 +54,7 @@ class TwoTower(nn.Module):
         valid = history >= 0
         h = hist_vecs if hist_vecs is not None else self.items(history.clamp(min=0))  # (B, L, d)
         w = torch.softmax(self.pos_logit, 0).unsqueeze(0) * valid                      # (B, L)
-        pooled = (h * w.unsqueeze(-1)).sum(1) / w.sum(1, keepdim=True).clamp(min=1e-9)
+        pooled = torch.bmm(w.unsqueeze(1), h).squeeze(1) / w.sum(1, keepdim=True).clamp(min=1e-9)
         x = torch.cat([self.user_id(users), pooled], dim=-1)
         return F.normalize(self.user_mlp(x), dim=-1)
 

@@ -31,6 +31,20 @@ class Negatives:
     masked: torch.Tensor | None = None
 
 
+@dataclass(frozen=True)
+class Selection:
+    """What a hard-selecting sampler (``select``) keeps of its drawn candidates.
+
+    ``keep`` (B, n): column indices into the drawn ``Negatives`` (ids, log q, hit, hard follow
+    them); the kept negatives' vectors are the tower's, with gradient. ``mix`` (B, n, 1):
+    positive-mixing coefficients a (MixGCF), the kept vector being a * e_pos + (1 - a) * e;
+    None: the vectors as they are. Selection itself runs on detached scores, so only the
+    kept negatives enter the autograd graph.
+    """
+    keep: torch.Tensor
+    mix: torch.Tensor | None = None
+
+
 class Sampler(Protocol):
     name: str
 

@@ -9,6 +9,10 @@ from (lambda > 0) or towards (lambda < 0) the sources' mean:
 The weights of v sum to one, so v lies in the sources' affine hull (inside the convex hull for
 lambda <= 0). That is sum_{k=2}^{m} k = (m + 2)(m - 1) / 2 virtual negatives per row, built with
 one batched matrix product.
+
+Training needs only their scores: v is linear in the sources, so s(u, v) = sum_j a_j s(u, e_j),
+and ``mix_scores`` mixes the sources' (B, m) scores instead of their (B, m, d) vectors: the
+same logits, with no d-dimensional work (the paper's "almost no extra cost").
 """
 
 from __future__ import annotations
@@ -22,8 +26,8 @@ def mixing_weights(batch: int, m: int, lam: float, gen: torch.Generator
     sizes = torch.cat([torch.full((k,), k) for k in range(2, m + 1)])      # (V,)
     v = len(sizes)
     noise = torch.rand((batch, v, m), generator=gen)
-    ranks = noise.argsort(dim=-1).argsort(dim=-1)                          # random permutation
-    in_subset = ranks < sizes.view(1, v, 1)                                # k-subset per row
+    kth = noise.sort(dim=-1).values.gather(-1, (sizes - 1).view(1, v, 1).expand(batch, v, 1))
+    in_subset = noise <= kth                                # the k smallest: a random k-subset
     g = -torch.log(torch.rand((batch, v, m), generator=gen).clamp(min=1e-12))  # Exp(1)
     g = g * in_subset
     convex = g / g.sum(-1, keepdim=True)
@@ -42,10 +46,20 @@ def interpolate(emb: torch.Tensor, log_q: torch.Tensor, lam: float,
     return affine @ emb, (convex * log_q.unsqueeze(1)).sum(-1)
 
 
+def mix_scores(score: torch.Tensor, log_q: torch.Tensor, lam: float,
+               gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """score (B, m) of the sources against the row's user, log_q (B, m) -> the virtual
+    negatives' scores (B, V) and log_q (B, V): ``interpolate``'s vectors scored, without
+    building them (same draws from ``gen``)."""
+    b, m = score.shape
+    affine, convex = mixing_weights(b, m, lam, gen)
+    return (affine @ score.unsqueeze(-1)).squeeze(-1), (convex * log_q.unsqueeze(1)).sum(-1)
+
+
 def sources(emb: torch.Tensor, log_q: torch.Tensor, n_easy: int | None, n: int
             ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The real negatives EDIS mixes: of emb (B, m, d) and log_q (B, m), the last ``n`` of
-    the sampler's easy draws (its last ``n_easy`` columns, ``Negatives.n_easy``; any columns
-    when it makes no easy/hard split): never a hard negative."""
+    """The real negatives EDIS mixes: of emb (B, m, d) or their scores (B, m), and log_q
+    (B, m), the last ``n`` of the sampler's easy draws (its last ``n_easy`` columns,
+    ``Negatives.n_easy``; any columns when it makes no easy/hard split): never a hard one."""
     n = min(n, emb.shape[1] if n_easy is None else n_easy)
     return emb[:, emb.shape[1] - n:], log_q[:, log_q.shape[1] - n:]

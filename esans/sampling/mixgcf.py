@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import torch
 
-from esans.sampling.dns import DNSSampler, top_by_score
+from esans.sampling.base import Selection
+from esans.sampling.dns import DNSSampler, top_columns
 
 
 class MixGCFSampler(DNSSampler):
     name = "mixgcf"
 
     def select(self, user: torch.Tensor, pos_vec: torch.Tensor, neg_vec: torch.Tensor,
-               log_q: torch.Tensor, hit: torch.Tensor, gen: torch.Generator):
+               hit: torch.Tensor, gen: torch.Generator) -> Selection:
         alpha = torch.rand(neg_vec.shape[:2] + (1,), generator=gen)            # (B, P, 1)
         mixed = alpha * pos_vec.unsqueeze(1) + (1 - alpha) * neg_vec
-        return top_by_score(user, mixed, self.n_neg, log_q, hit, hit=hit)
+        keep = top_columns(user, mixed, self.n_neg, hit)
+        return Selection(keep, mix=torch.gather(alpha, 1, keep.unsqueeze(-1)))

@@ -27,8 +27,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from esans.sampling.base import Negatives, SeenItems, alias_draw, alias_tables, pick_unseen
-from esans.sampling.dns import top_by_score
+from esans.sampling.base import (Negatives, SeenItems, Selection, alias_draw, alias_tables,
+                                 pick_unseen)
+from esans.sampling.dns import top_columns
 
 
 class MSACSampler:
@@ -147,19 +148,18 @@ class MSACSampler:
                          n_easy=self.m_o)
 
     def select(self, user: torch.Tensor, pos_vec: torch.Tensor, neg_vec: torch.Tensor,
-               log_q: torch.Tensor, hit: torch.Tensor, gen: torch.Generator,
-               hard: torch.Tensor):
+               hit: torch.Tensor, gen: torch.Generator) -> Selection | None:
         """Keep the m_c highest-scoring of the m_c * k hard candidates and the m_o highest of
-        the m_o * k_easy easy ones: (vectors (B, m_c + m_o, d), log_q, hit, hard). The
-        identity when k = k_easy = 1."""
+        the m_o * k_easy easy ones (hard columns first, easy ones last). None (keep all, as
+        drawn) when k = k_easy = 1: the paper's ESANS."""
         if self.k == 1 and self.k_easy == 1:
-            return neg_vec, log_q, hit, hard
+            return None
         h = self.m_c * self.k
         parts = []
         for lo, hi, keep, k in ((0, h, self.m_c, self.k),
                                 (h, neg_vec.shape[1], self.m_o, self.k_easy)):
-            block = (neg_vec[:, lo:hi], log_q[:, lo:hi], hit[:, lo:hi], hard[:, lo:hi])
             if k > 1 and keep > 0:
-                block = top_by_score(user, block[0], keep, *block[1:], hit=block[2])
-            parts.append(block)
-        return tuple(torch.cat([p[j] for p in parts], 1) for j in range(4))
+                parts.append(lo + top_columns(user, neg_vec[:, lo:hi], keep, hit[:, lo:hi]))
+            else:
+                parts.append(torch.arange(lo, hi).expand(len(user), -1))
+        return Selection(torch.cat(parts, 1))

@@ -123,12 +123,14 @@ def test_hard_candidates_keep_the_models_hardest_same_cluster_draws():
     emb = torch.from_numpy(x)
     user = emb[pos]                                   # a user who looks like the positive
     hit = torch.zeros(neg.ids.shape, dtype=torch.bool)
-    vec, lq, ht, hard = s.select(user, emb[pos], emb[neg.ids], neg.log_q, hit, None, neg.hard)
-    assert vec.shape == (len(x), m_c + m_o, x.shape[1]) and hard[:, :m_c].all()
+    sel = s.select(user, emb[pos], emb[neg.ids], hit, None)
+    assert sel.keep.shape == (len(x), m_c + m_o) and sel.mix is None
+    kept_ids = neg.ids.gather(1, sel.keep)
+    assert neg.hard.gather(1, sel.keep)[:, :m_c].all()
     cand = (user.unsqueeze(1) * emb[neg.ids[:, :m_c * k]]).sum(-1)
-    kept = (user.unsqueeze(1) * vec[:, :m_c]).sum(-1)
+    kept = (user.unsqueeze(1) * emb[kept_ids[:, :m_c]]).sum(-1)
     assert torch.allclose(kept, cand.topk(m_c, dim=1).values)     # the hardest m_c
-    assert torch.equal(vec[:, m_c:], emb[neg.ids[:, m_c * k:]])   # easy ones untouched
+    assert torch.equal(kept_ids[:, m_c:], neg.ids[:, m_c * k:])   # easy ones untouched
 
 
 def test_easy_candidates_keep_the_models_hardest_other_cluster_draws():
@@ -145,13 +147,15 @@ def test_easy_candidates_keep_the_models_hardest_other_cluster_draws():
     user = emb[(pos + 5) % len(x)]                    # any user: selection is by its scores
     hit = torch.zeros(neg.ids.shape, dtype=torch.bool)
     hit[:, h] = True                                  # a masked easy candidate is never kept
-    vec, lq, ht, hard = s.select(user, emb[pos], emb[neg.ids], neg.log_q, hit, None, neg.hard)
-    assert vec.shape == (len(x), m_c + m_o, x.shape[1])
+    keep = s.select(user, emb[pos], emb[neg.ids], hit, None).keep
+    assert keep.shape == (len(x), m_c + m_o)
+    hard, ht, lq = (t.gather(1, keep) for t in (neg.hard, hit, neg.log_q))
     assert hard[:, :m_c].all() and not hard[:, m_c:].any() and not ht.any()
-    for lo, hi, keep, at in ((0, h, m_c, 0), (h + 1, h + m_o * ke, m_o, m_c)):
+    vec = emb[neg.ids.gather(1, keep)]
+    for lo, hi, n_keep, at in ((0, h, m_c, 0), (h + 1, h + m_o * ke, m_o, m_c)):
         cand = (user.unsqueeze(1) * emb[neg.ids[:, lo:hi]]).sum(-1)
-        kept = (user.unsqueeze(1) * vec[:, at:at + keep]).sum(-1)
-        assert torch.allclose(kept, cand.topk(keep, dim=1).values)
+        kept = (user.unsqueeze(1) * vec[:, at:at + n_keep]).sum(-1)
+        assert torch.allclose(kept, cand.topk(n_keep, dim=1).values)
     # the kept easy ones still come from other level-1 clusters, with their own log q
     assert torch.isfinite(lq).all()
 
@@ -249,3 +253,65 @@ def test_history_anchor_is_a_history_item_or_the_positive():
         for row, a in enumerate(history_anchor(h, i, g).tolist()):
             seen[row].add(a)
     assert seen == [{5, 7}, {2}, {3}]
+
+
+def _reference_loss(model, p, sampler, seen, u, i, h, gen):
+    """batch_loss the plain way: every vector from the tower with gradient, selection by
+    gathering vectors, EDIS virtual negatives built in embedding space and then scored.
+    Returns (loss, the kept negatives' ids)."""
+    neg = sampler.sample(u, i, gen)
+    iv, uv, nv = model.items(i), model.users(u, h), model.items(neg.ids)
+    hit = (neg.ids == i.unsqueeze(1)) | seen.contains(u, neg.ids)
+    log_q, ids = neg.log_q, neg.ids
+    select = getattr(sampler, "select", None)
+    sel = select(uv.detach(), iv.detach(), nv.detach(), hit, gen) if select else None
+    if sel is not None:
+        nv = torch.gather(nv, 1, sel.keep.unsqueeze(-1).expand(-1, -1, nv.shape[-1]))
+        log_q, hit, ids = (t.gather(1, sel.keep) for t in (log_q, hit, ids))
+        if sel.mix is not None:
+            nv = sel.mix * iv.unsqueeze(1) + (1 - sel.mix) * nv
+    if p.uses_edis:
+        src_v, src_q = edis.sources(nv, log_q, neg.n_easy, p.edis_sources or p.m_o)
+        vv, vq = edis.interpolate(src_v, src_q, p.edis_lambda, gen)
+        nv, log_q = torch.cat([nv, vv], 1), torch.cat([log_q, vq], 1)
+        hit = torch.cat([hit, torch.zeros(vq.shape, dtype=torch.bool)], 1)
+    neg_score = torch.einsum("bd,bmd->bm", uv, nv)
+    return sampled_softmax_logits((uv * iv).sum(-1), neg_score, log_q, p.temperature,
+                                  hit), ids
+
+
+@pytest.mark.parametrize("variant", [
+    {"sampler": "dns"}, {"sampler": "mixgcf"}, {"sampler": "dns", "edis": True},
+    {"sampler": "esans"}, {"sampler": "esans", **PAPER}, {"sampler": "uniform", "edis": True}])
+def test_batch_loss_matches_the_plain_computation_and_grads_only_the_kept(variant):
+    """batch_loss looks vectors up once per distinct item, selects on detached scores and
+    scores EDIS's mixes instead of building them: the loss and every gradient equal the plain
+    computation's, and a drawn candidate that selection drops gets no gradient."""
+    data = tiny_data(n_users=40, n_items=200, per_user=12)
+    p = TrainParams(**variant, batch_size=32, dim=8, history_len=5, m_c=1, m_o=3,
+                    n_negatives=3, pool_size=12, threads=1)
+    seen = SeenItems(data.train_users, data.train_items, data.n_items)
+    hist = Histories(data.train_users, data.train_items, data.n_users)
+    u = torch.from_numpy(data.train_users[:32]).long()
+    i = torch.from_numpy(data.train_items[:32]).long()
+    h = hist.window(u, torch.from_numpy(data.train_pos[:32]).long(), 5)
+    out = {}
+    for fn in (batch_loss, _reference_loss):
+        torch.manual_seed(0)
+        model = TwoTower(torch.from_numpy(data.content), data.n_users, 8, 5)
+        loss, extra = fn(model, p, build_sampler(p, data), seen, u, i, h,
+                         torch.Generator().manual_seed(3))
+        loss.backward()
+        out[fn.__name__] = (extra, [loss.detach()] + [w.grad for w in model.parameters()])
+    for a, b in zip(out["batch_loss"][1], out["_reference_loss"][1], strict=True):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-5)
+    kept = out["_reference_loss"][0]
+    drawn = build_sampler(p, data).sample(u, i, torch.Generator().manual_seed(3)).ids
+    id_grad = dict(model.named_parameters())["item_id.weight"].grad
+    used = torch.cat([i, h.clamp(min=0).reshape(-1), kept.reshape(-1)]).unique()
+    dropped = drawn.unique()[~torch.isin(drawn.unique(), used)]
+    if kept.shape[1] < drawn.shape[1]:                       # samplers that select
+        assert len(dropped) > 0 and (id_grad[dropped] == 0).all()
+    unused = torch.ones(data.n_items, dtype=torch.bool)
+    unused[used] = False
+    assert (id_grad[unused] == 0).all() and (id_grad[used].abs().sum(1) > 0).all()

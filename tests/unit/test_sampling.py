@@ -90,6 +90,20 @@ def test_edis_count_and_affine_hull(m, lam):
     assert vq.shape == (32, (m + 2) * (m - 1) // 2)
 
 
+def test_edis_scores_equal_the_scored_virtual_vectors():
+    """mix_scores mixes the sources' scores with the weights interpolate uses for their
+    vectors (same generator state): the same virtual logits and log q, without the vectors."""
+    g = torch.Generator().manual_seed(0)
+    emb, user = torch.randn(64, 5, 16, generator=g), torch.randn(64, 16, generator=g)
+    log_q = torch.randn(64, 5, generator=g)
+    virt, vq = edis.interpolate(emb, log_q, 0.3, torch.Generator().manual_seed(7))
+    src = torch.einsum("bd,bmd->bm", user, emb)
+    vs, vq2 = edis.mix_scores(src, log_q, 0.3, torch.Generator().manual_seed(7))
+    assert vs.shape == (64, 14)
+    assert torch.allclose(vs, torch.einsum("bd,bvd->bv", user, virt), atol=1e-5)
+    assert torch.equal(vq, vq2)
+
+
 def test_edis_mixes_only_the_easy_draws_msac_declares():
     """MSAC declares its easy columns (Negatives.n_easy, kept last by select); EDIS mixes
     the last n of those and never a hard negative, however many sources are asked for."""
