@@ -91,6 +91,8 @@ def configs(budget: int) -> dict[str, dict]:
         "esans-all-l1-dyn": {**paper, "exclude_own_l2": False, "hard_candidates": 4},
         "mixed+esans": {**paper, "pool": "mixed"},
         "mixed+esans-hard4": {**paper, "pool": "mixed", "hard_weight": 4.0},
+        "mixed+esans-dns": {**paper, "pool": "mixed", "hard_candidates": 4,
+                            "easy_candidates": 4},
         "full": {"sampler": "full"},
     }
 

@@ -257,12 +257,6 @@ class Params(_Strict):
         if t.edis and not t.traits.sampled:
             raise ValueError("train.edis: EDIS mixes sampled negatives; the full softmax "
                              "(train.sampler: full) has none")
-        for key in ("hard_candidates", "easy_candidates"):
-            if t.pool != "none" and getattr(t, key) > 1:
-                raise ValueError(f"train.{key}: > 1 with train.pool: mixed is not "
-                                 "supported (the pool's log q needs the kept ids); set "
-                                 "train.hard_candidates: 1 and train.easy_candidates: 1 "
-                                 "(the paper's ESANS) to add it to the mixed pool")
         if t.pool != "none" and t.hard_anchor != "positive":
             raise ValueError("train.hard_anchor: history with train.pool: mixed is not "
                              "supported (the pool's log q is the positive-anchored one)")
