@@ -47,12 +47,14 @@ def overrides_of(name: str) -> dict:
     """A config's train overrides; the project default takes this project's params.yaml
     candidates (the workspace's copy may predate them)."""
     if name.startswith("ESANS (project default"):
-        import yaml
+        from esans.config import load_params
 
-        train = yaml.safe_load((ROOT / "params.yaml").read_text())["train"]
-        return {**CONFIGS[name], "hard_candidates": train["hard_candidates"],
-                "easy_candidates": train["easy_candidates"]}
+        project = load_params(ROOT / "params.yaml").train
+        return {**CONFIGS[name], "hard_candidates": project.hard_candidates,
+                "easy_candidates": project.easy_candidates}
     return CONFIGS[name]
+
+
 KS = [20, 50, 100, 200]
 
 

@@ -40,8 +40,8 @@ def main() -> None:
     project = load_params(ROOT / "params.yaml").train   # this project's ESANS settings
     base = p.train.model_copy(update={"sampler": "esans",
                                       "hard_candidates": project.hard_candidates,
-                                      "easy_candidates": project.easy_candidates})
-    base = base.model_copy(update={"threads": a.threads or base.threads})
+                                      "easy_candidates": project.easy_candidates,
+                                      "threads": a.threads or p.train.threads})
     data = load_train_data(a.work, p.model_copy(update={"train": base}))
     torch.set_num_threads(base.threads)
     n, paper = base.m_c + base.m_o, {"hard_candidates": 1, "easy_candidates": 1}
@@ -57,8 +57,8 @@ def main() -> None:
     times = {n: t["step_s"] for n, t in timed.items()}
     sample = {n: t["sample_s"] for n, t in timed.items()}
     med = {n: float(np.median(t)) * 1000 for n, t in times.items()}
-    result = {"steps": a.steps, "threads": base.threads, "batch_size": base.batch_size, "real_negatives": 7,
-              "virtual_negatives": (base.m_o + 2) * (base.m_o - 1) // 2,
+    result = {"steps": a.steps, "threads": base.threads, "batch_size": base.batch_size,
+              "real_negatives": 7, "virtual_negatives": (base.m_o + 2) * (base.m_o - 1) // 2,
               "median_step_ms": med,
               "median_sample_ms": {n: float(np.median(t)) * 1000 for n, t in sample.items()},
               "candidates_per_slot": {"hard": base.hard_candidates,
