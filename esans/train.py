@@ -174,8 +174,8 @@ def batch_loss(model: TwoTower, p: TrainParams, sampler: Sampler | None, seen: S
     sel = None
     if select is not None:  # chosen on detached scores: only the kept enter the graph
         with torch.no_grad():
-            sel = select(uv.detach(), iv.detach(), table.detach()[inv_n].view(b, m, -1),
-                         hit, gen)
+            sel = select(uv.detach(), iv.detach(),
+                         table.detach().index_select(0, inv_n).view(b, m, -1), hit, gen)
     if sel is not None:
         inv_n = inv_n.view(b, m).gather(1, sel.keep).reshape(-1)
         ids, log_q, hit = (x.gather(1, sel.keep) for x in (ids, log_q, hit))

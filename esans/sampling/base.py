@@ -75,14 +75,27 @@ class SeenItems:
     def contains(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         """(B,) users x (B, m) items -> (B, m) bool."""
         if self.dense is not None:
-            u = users.long().clamp(min=-1, max=len(self.dense) - 2)  # -1 / unknown -> last row
-            u = torch.where(u < 0, len(self.dense) - 1, u)
-            return self.dense[u.unsqueeze(1), items.long()]
+            u, empty = users.long(), len(self.dense) - 1   # -1 / unknown users: the empty row
+            u = torch.where((u < 0) | (u > empty), empty, u)
+            return take2(self.dense, u.unsqueeze(1), items.long())
         q = users.long().unsqueeze(1) * self.n_items + items.long()
         if len(self.keys) == 0:
             return torch.zeros_like(q, dtype=torch.bool)
         pos = torch.searchsorted(self.keys, q).clamp(max=len(self.keys) - 1)
         return self.keys[pos] == q
+
+
+def take(table: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """``table[idx]`` for a 1-D ``table`` and an index tensor of any shape, as one
+    ``index_select``: the same values, several times faster on CPU than advanced indexing
+    (the samplers' hot path)."""
+    return table.index_select(0, idx.reshape(-1)).view(idx.shape)
+
+
+def take2(table: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """``table[rows, cols]`` for a 2-D ``table``, ``rows`` and ``cols`` broadcast together:
+    one ``take`` of the flattened table."""
+    return take(table.reshape(-1), rows * table.shape[1] + cols)
 
 
 def alias_tables(prob: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -109,7 +122,8 @@ def alias_draw(keep: torch.Tensor, alias: torch.Tensor, rows: torch.Tensor, shap
     """Draws from row ``rows`` (B,) of alias tables (K rows, N columns): (B, *shape[1:])."""
     k = torch.randint(alias.shape[1], shape, generator=gen)
     idx = rows.view(-1, *([1] * (len(shape) - 1)))
-    return torch.where(torch.rand(shape, generator=gen) < keep[idx, k], k, alias[idx, k])
+    return torch.where(torch.rand(shape, generator=gen) < take2(keep, idx, k), k,
+                       take2(alias, idx, k))
 
 
 def pick_unseen(cands: torch.Tensor, users: torch.Tensor,

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from esans.sampling.base import (Negatives, SeenItems, Selection, alias_draw, alias_tables,
-                                 pick_unseen)
+                                 pick_unseen, take, take2)
 from esans.sampling.dns import top_columns
 
 
@@ -79,8 +79,8 @@ class MSACSampler:
     def _easy(self, c: torch.Tensor, m: int, gen: torch.Generator) -> torch.Tensor:
         clusters = alias_draw(self.alias_prob, self.alias, c, (len(c), m), gen)  # ~ easy_prob[c]
         r = torch.rand(clusters.shape, generator=gen)
-        off = (r * self.l1_size[clusters]).long()
-        return self.sorted_items[self.l1_start[clusters] + off]
+        off = (r * take(self.l1_size, clusters)).long()
+        return take(self.sorted_items, take(self.l1_start, clusters) + off)
 
     def _hard(self, c: torch.Tensor, s: torch.Tensor, n: int,
               gen: torch.Generator) -> torch.Tensor:
@@ -89,8 +89,8 @@ class MSACSampler:
         r = (torch.rand((len(c), n), generator=gen) * pool.clamp(min=1)).long()
         before = (self.l2_start[s] - self.l1_start[c]).unsqueeze(1)      # items of c before s
         off = r + (r >= before).long() * skip.unsqueeze(1)
-        hard = self.sorted_items[(self.l1_start[c].unsqueeze(1) + off).clamp(
-            max=len(self.sorted_items) - 1)]
+        hard = take(self.sorted_items, (self.l1_start[c].unsqueeze(1) + off).clamp(
+            max=len(self.sorted_items) - 1))
         return torch.where(pool > 0, hard, self._easy(c, n, gen))
 
     def _draw(self, c: torch.Tensor, s: torch.Tensor, gen: torch.Generator,
@@ -109,9 +109,9 @@ class MSACSampler:
         """Log expected count of each id (B, m) under row b's proposal (positive ``pos[b]``):
         -inf for the positive's own level-2 cluster, which is never drawn."""
         c, s = self.l1[pos].unsqueeze(1), self.l2[pos].unsqueeze(1)
-        cn = self.l1[ids]
-        lq = torch.where(cn == c, self.log_hard[s], self.log_easy[c, cn])
-        return lq.masked_fill((self.l2[ids] == s) & self.exclude, -float("inf"))
+        cn = take(self.l1, ids)
+        lq = torch.where(cn == c, self.log_hard[s], take2(self.log_easy, c, cn))
+        return lq.masked_fill((take(self.l2, ids) == s) & self.exclude, -float("inf"))
 
     def anchored_log_q(self, pos: torch.Tensor, anchor: torch.Tensor,
                        ids: torch.Tensor) -> torch.Tensor:
@@ -144,7 +144,7 @@ class MSACSampler:
         ids = pick_unseen(self._draw(c, s, gen), users, self.seen)
         # every candidate comes from outside s (hard pool, or easy draws from other level-1
         # clusters), so the drawn ids' log q is finite
-        return Negatives(ids, self.log_q(pos, ids), hard=self.l1[ids] == c.unsqueeze(1),
+        return Negatives(ids, self.log_q(pos, ids), hard=take(self.l1, ids) == c.unsqueeze(1),
                          n_easy=self.m_o)
 
     def select(self, user: torch.Tensor, pos_vec: torch.Tensor, neg_vec: torch.Tensor,

@@ -3,10 +3,12 @@
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from esans.cluster.msac import msac
 from esans.sampling import edis
-from esans.sampling.base import SeenItems
+from esans.sampling.base import SeenItems, take, take2
 from esans.sampling.msac import MSACSampler
 from esans.sampling.uniform import UniformSampler
 
@@ -70,6 +72,34 @@ def test_uniform_redraws_seen_items():
                                              torch.Generator().manual_seed(0))
     # Only item 9 is unseen; 4 redraw rounds leave few seen (prob 0.9^5 each)
     assert (neg.ids == 9).float().mean() > 0.3
+
+
+@given(st.integers(1, 40), st.integers(1, 9), st.lists(st.integers(1, 5), min_size=0,
+                                                      max_size=3), st.integers(0, 2**31))
+@settings(max_examples=60, deadline=None)
+def test_take_equals_advanced_indexing(n, cols, shape, seed):
+    g = torch.Generator().manual_seed(seed)
+    table = torch.randn(n, generator=g)
+    idx = torch.randint(n, tuple(shape), generator=g)
+    assert torch.equal(take(table, idx), table[idx])
+    grid = torch.randn((n, cols), generator=g) > 0                      # bool, like SeenItems
+    rows = torch.randint(n, (len(idx.view(-1)) or 1, 1), generator=g)
+    c = torch.randint(cols, (rows.shape[0], 7), generator=g)
+    assert torch.equal(take2(grid, rows, c), grid[rows, c])
+
+
+def test_seen_items_dense_and_sorted_keys_agree():
+    rng = np.random.default_rng(0)
+    u, i = rng.integers(0, 30, 400), rng.integers(0, 50, 400)
+    dense, keys = SeenItems(u, i, 50), SeenItems(u, i, 50, max_dense=0)
+    assert dense.dense is not None and keys.dense is None
+    users = torch.from_numpy(rng.integers(-1, 35, 64))                 # -1 and unknown users
+    items = torch.from_numpy(rng.integers(0, 50, (64, 9)))
+    got = dense.contains(users, items)
+    pairs = set(zip(u.tolist(), i.tolist()))
+    want = torch.tensor([[(a, b) in pairs for b in row] for a, row in
+                         zip(users.tolist(), items.tolist())])
+    assert torch.equal(got, want) and torch.equal(keys.contains(users, items), want)
 
 
 @pytest.mark.parametrize("m,lam", [(5, 0.1), (4, -0.3), (6, 0.5)])
