@@ -63,3 +63,19 @@ def test_regime_runs_prepares_once_resumes_and_reports(toy):
     md = (toy / "regime.md").read_text()
     assert "| 20k | 8 | esans-paper | 1 |" in md and "| esans-paper | ctl-20k | 8 |" in md
     assert (toy / "regime.png").stat().st_size > 0
+
+
+def test_lift_against_same_budget_baselines_leaves_the_mixed_pool_out():
+    runs = [{"dataset": "200k", "config": c, "budget": 8, "seed": s, "recall@50": v + 0.001 * s,
+             "recall@200": 0.3, "ndcg@50": 0.1, "best_epoch": 3, "to_best_s": 60.0}
+            for c, v in (("uniform", 0.10), ("dns", 0.13), ("mixed", 0.17), ("esans-dns", 0.14))
+            for s in range(3)]
+    summary = regime.summarise(runs)
+    (all_,), (per_row,) = (regime.lifts(summary, "esans-dns", b)
+                           for b in (regime.BASELINES, regime.PER_ROW))
+    assert all_["best_baseline"] == "mixed" and all_["lift"] == pytest.approx(0.141 / 0.171)
+    assert per_row["best_baseline"] == "dns" and per_row["lift"] == pytest.approx(0.141 / 0.131)
+    assert per_row["seeds"] == 3 and per_row["gap_sd"] > 2          # equal spreads, +0.01 apart
+    md = regime.markdown(summary, {}, ["esans-dns"])
+    assert "| esans-dns | 200k | 8 | mixed | 0.825 |" in md
+    assert "| esans-dns | 200k | 8 | dns | 1.076 |" in md
