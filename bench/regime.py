@@ -255,20 +255,22 @@ def run_one(dataset: str, config: str, budget: int, seed: int, threads: int) -> 
 
 # ---------------------------------------------------------------- step-time ratios
 
-def step_ratios(dataset: str, budget: int, names: list[str], steps: int = 60) -> dict:
+def step_ratios(dataset: str, budget: int, names: list[str], threads: int,
+                steps: int = 60) -> dict:
     """Median step time of each config / uniform's, alternating steps in one process."""
     import torch
 
     from timing import alternating_step_times
 
     z, data = load(dataset)
-    torch.set_num_threads(2)
-    arms = {n: train_params(dataset, configs(budget)[n], 2)
+    torch.set_num_threads(threads)
+    arms = {n: train_params(dataset, configs(budget)[n], threads)
             for n in ["uniform", *[n for n in names if n != "uniform"]]}
     t = alternating_step_times(arms, data, steps, warmup=5,
                                sparse_ids=data.n_items >= 100_000)
     med = {n: float(np.median(v["step_s"])) for n, v in t.items()}
-    return {n: med[n] / med["uniform"] for n in med} | {"uniform_ms": 1000 * med["uniform"]}
+    return {n: med[n] / med["uniform"] for n in med} | {"uniform_ms": 1000 * med["uniform"],
+                                                        "threads": threads}
 
 
 # ---------------------------------------------------------------- the study
@@ -442,17 +444,18 @@ def plot(summary: dict, best: str, path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-def report(bests: list[str], ratio_sets: list[tuple[str, int]]) -> None:
+def report(bests: list[str], ratio_sets: list[tuple[str, int]], threads: int = 2) -> None:
+    """Tables and plot from the finished runs; ``ratio_sets`` (dataset, budget) get their step
+    ratios (re)measured for every config run there, the others keep their recorded ones."""
     runs = list(done_runs().values())
     summary = summarise(runs)
     ratio_file = OUT.with_name("regime-steps.json")
     ratios = json.loads(ratio_file.read_text()) if ratio_file.exists() else {}
     for d, b in ratio_sets:
-        if f"{d}|{b}" not in ratios:
-            names = sorted({s["config"] for s in summary.values()
-                            if s["dataset"] == d and s["budget"] == b} - {"full"})
-            ratios[f"{d}|{b}"] = step_ratios(d, b, names)
-            ratio_file.write_text(json.dumps(ratios, indent=1))
+        names = sorted({s["config"] for s in summary.values()
+                        if s["dataset"] == d and s["budget"] == b} - {"full"})
+        ratios[f"{d}|{b}"] = step_ratios(d, b, names, threads)
+        ratio_file.write_text(json.dumps(ratios, indent=1))
     OUT.with_suffix(".json").write_text(json.dumps(
         {"protocol": {"epochs_patience": EPOCHS, "valid_users": VALID_USERS,
                       "eval_users": EVAL_USERS, "sizes": SIZES, "structure": STRUCTURE},
@@ -476,7 +479,9 @@ def main() -> None:
     ap.add_argument("--report", action="store_true", help="tables and plot from what ran")
     ap.add_argument("--best", nargs="*", default=["esans-paper", "esans-count"],
                     help="ESANS configs whose lift is reported (the plot shows the first)")
-    ap.add_argument("--steps-for", nargs="*", default=[], help="dataset:budget step ratios")
+    ap.add_argument("--steps-for", nargs="*", default=[],
+                    help="dataset:budget pairs whose step ratios are (re)measured, with "
+                         "--threads torch threads (the runs' own count; the machine quiet)")
     ap.add_argument("--one", nargs=4, metavar=("DATASET", "CONFIG", "BUDGET", "SEED"),
                     help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -487,7 +492,7 @@ def main() -> None:
     if not a.report:
         sizes = [s for s in a.sizes if s != "ml100k" or DATASET.is_dir()]
         study(sizes, a.budgets, a.seeds, a.only, a.workers, a.threads)
-    report(a.best, [(d, int(b)) for d, b in (x.split(":") for x in a.steps_for)])
+    report(a.best, [(d, int(b)) for d, b in (x.split(":") for x in a.steps_for)], a.threads)
 
 
 if __name__ == "__main__":

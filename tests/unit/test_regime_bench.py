@@ -59,9 +59,12 @@ def test_regime_runs_prepares_once_resumes_and_reports(toy):
     todo = [g for g in regime.grid(["20k"], [8], 1, ["uniform", "esans-paper"])
             if g not in regime.done_runs()]
     assert todo == []                                        # resumes: nothing left to run
-    regime.report(["esans-paper"], [])
+    regime.report(["esans-paper"], [("20k", 8)], threads=1)
     md = (toy / "regime.md").read_text()
     assert "| 20k | 8 | esans-paper | 1 |" in md and "| esans-paper | ctl-20k | 8 |" in md
+    steps = json.loads((toy / "regime-steps.json").read_text())["20k|8"]   # measured on request
+    assert steps["uniform"] == 1.0 and steps["esans-paper"] > 0 and steps["threads"] == 1
+    assert "ctl-20k|8" not in json.loads((toy / "regime-steps.json").read_text())
     assert (toy / "regime.png").stat().st_size > 0
 
 
