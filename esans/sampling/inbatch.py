@@ -23,5 +23,6 @@ class InBatchSampler:
     def sample(self, users: torch.Tensor, pos: torch.Tensor,
                gen: torch.Generator) -> Negatives:
         b = len(pos)
-        ids = pos.unsqueeze(0).expand(b, b)  # row r: all positives; its own is an accidental hit
-        return Negatives(ids, self.log_p[ids] + float(np.log(b)), shared=True)
+        # row r: all positives (its own is an accidental hit); log q computed once, shared
+        return Negatives(pos.expand(b, -1), (self.log_p[pos] + float(np.log(b))).expand(b, -1),
+                         shared=True)

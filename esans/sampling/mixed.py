@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from esans.sampling.base import Negatives
+from esans.sampling.base import Negatives, take
 
 
 class MixedSampler:
@@ -25,9 +25,9 @@ class MixedSampler:
                gen: torch.Generator) -> Negatives:
         b = len(pos)
         uni = torch.randint(self.n_items, (self.n_uniform,), generator=gen)
-        ids = torch.cat([pos, uni]).unsqueeze(0).expand(b, b + self.n_uniform)
-        return Negatives(ids, self.log_q(ids, b), shared=True)
+        pool = torch.cat([pos, uni])                          # one row, the same for every row
+        return Negatives(pool.expand(b, -1), self.log_q(pool, b).expand(b, -1), shared=True)
 
     def log_q(self, ids: torch.Tensor, batch: int) -> torch.Tensor:
         """Log expected count of each id in a pool built from a batch of ``batch``."""
-        return (batch * self.p[ids] + self.n_uniform / self.n_items).log()
+        return (batch * take(self.p, ids) + self.n_uniform / self.n_items).log()

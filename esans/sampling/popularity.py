@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from esans.sampling.base import Negatives, SeenItems, alias_draw, alias_tables, pick_unseen
+from esans.sampling.base import (Negatives, SeenItems, alias_draw, alias_tables, pick_unseen,
+                                 take)
 
 
 class PopularitySampler:
@@ -29,4 +30,4 @@ class PopularitySampler:
 
     def log_q(self, pos: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
         """Log expected count of each id (B, m) in a row's draw."""
-        return self.log_prob[ids] + float(np.log(self.n_neg))
+        return take(self.log_prob, ids) + float(np.log(self.n_neg))
