@@ -57,6 +57,8 @@ class SeenItems:
 
     A dense bit table when users x items is small enough (``max_dense`` cells), else
     ``searchsorted`` over the sorted pair keys; both answer (B,) x (B, m) -> (B, m) bool.
+    With the keys, a row shared by every user (an expanded view, as the in-batch and mixed
+    pools are) is answered from the batch users' own train items instead of B x m lookups.
     """
 
     def __init__(self, user_idx: np.ndarray, item_idx: np.ndarray, n_items: int,
@@ -78,11 +80,34 @@ class SeenItems:
             u, empty = users.long(), len(self.dense) - 1   # -1 / unknown users: the empty row
             u = torch.where((u < 0) | (u > empty), empty, u)
             return take2(self.dense, u.unsqueeze(1), items.long())
+        if items.dim() == 2 and items.shape[0] > 1 and items.stride(0) == 0:
+            return self._contains_row(users.long(), items[0].long())
         q = users.long().unsqueeze(1) * self.n_items + items.long()
         if len(self.keys) == 0:
             return torch.zeros_like(q, dtype=torch.bool)
         pos = torch.searchsorted(self.keys, q).clamp(max=len(self.keys) - 1)
-        return self.keys[pos] == q
+        return take(self.keys, pos) == q
+
+    def _contains_row(self, users: torch.Tensor, row: torch.Tensor) -> torch.Tensor:
+        """(B,) users x one (P,) row of items -> (B, P): each user's train items (a key range)
+        looked up in the sorted row, so the work is the users' items, not B x P."""
+        n = self.n_items
+        lo = torch.searchsorted(self.keys, users * n)          # a user's keys: [lo, hi)
+        cnt = torch.searchsorted(self.keys, (users + 1) * n) - lo
+        which = torch.repeat_interleave(torch.arange(len(users)), cnt)         # (T,) rows
+        item = take(self.keys, _ranges(lo, cnt)) - take(users, which) * n       # (T,) items
+        srt, order = row.sort()
+        at = torch.searchsorted(srt, item)                      # equal ids: [at, at + hits)
+        hits = torch.searchsorted(srt, item, right=True) - at
+        out = torch.zeros((len(users), len(row)), dtype=torch.bool)
+        out[torch.repeat_interleave(which, hits), take(order, _ranges(at, hits))] = True
+        return out
+
+
+def _ranges(starts: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """The concatenated ranges [starts[j], starts[j] + counts[j]) as one flat index."""
+    shift = torch.repeat_interleave(starts - (torch.cumsum(counts, 0) - counts), counts)
+    return torch.arange(len(shift)) + shift
 
 
 def take(table: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:

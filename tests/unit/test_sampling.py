@@ -152,3 +152,21 @@ def test_edis_mixes_only_the_easy_draws_msac_declares():
         assert torch.equal(v, emb[:, -want:]) and torch.equal(q, neg.log_q[:, -want:])
     v, _ = edis.sources(emb, neg.log_q, None, 10)           # no split declared: any columns
     assert v.shape[1] == emb.shape[1]
+
+
+@given(st.integers(0, 2**31), st.integers(1, 30), st.integers(2, 12))
+@settings(max_examples=60, deadline=None)
+def test_seen_items_shared_row_matches_the_pairwise_lookup(seed, n_pool, batch):
+    """The in-batch / mixed pools are one row expanded over the batch: the keys answer it from
+    the users' own items. Same answer as row-by-row, with repeated ids, -1 and unknown users."""
+    rng = np.random.default_rng(seed)
+    n_items = int(rng.integers(5, 40))
+    u, i = rng.integers(0, 15, 120), rng.integers(0, n_items, 120)
+    seen = SeenItems(u, i, n_items, max_dense=0)
+    users = torch.from_numpy(rng.integers(-1, 20, batch))
+    row = torch.from_numpy(rng.integers(0, n_items, n_pool))                 # repeats likely
+    got = seen.contains(users, row.expand(batch, -1))
+    assert torch.equal(got, seen.contains(users, row.expand(batch, -1).contiguous()))
+    pairs = set(zip(u.tolist(), i.tolist()))
+    want = torch.tensor([[(a, b) in pairs for b in row.tolist()] for a in users.tolist()])
+    assert torch.equal(got, want)
