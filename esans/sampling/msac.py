@@ -109,9 +109,14 @@ class MSACSampler:
         """Log expected count of each id (B, m) under row b's proposal (positive ``pos[b]``):
         -inf for the positive's own level-2 cluster, which is never drawn."""
         c, s = self.l1[pos].unsqueeze(1), self.l2[pos].unsqueeze(1)
-        cn = take(self.l1, ids)
-        lq = torch.where(cn == c, self.log_hard[s], take2(self.log_easy, c, cn))
-        return lq.masked_fill((take(self.l2, ids) == s) & self.exclude, -float("inf"))
+        if ids.dim() == 2 and ids.shape[0] > 1 and ids.stride(0) == 0:  # a shared pool's row
+            cn, sn = take(self.l1, ids[0]), take(self.l2, ids[0])         # (P,), per item once
+            easy = self.log_easy.index_select(0, c[:, 0]).index_select(1, cn)
+        else:
+            cn, sn = take(self.l1, ids), take(self.l2, ids)
+            easy = take2(self.log_easy, c, cn)
+        lq = torch.where(cn == c, self.log_hard[s], easy)
+        return lq.masked_fill((sn == s) & self.exclude, -float("inf"))
 
     def anchored_log_q(self, pos: torch.Tensor, anchor: torch.Tensor,
                        ids: torch.Tensor) -> torch.Tensor:

@@ -52,6 +52,17 @@ def test_msac_negatives_never_from_own_level2_and_exact_counts():
     assert torch.isfinite(neg.log_q).all()
 
 
+def test_msac_log_q_of_a_shared_pool_row_equals_the_per_row_lookup():
+    s, cl = _sampler()
+    g = torch.Generator().manual_seed(3)
+    pos = torch.randint(len(cl.l1), (40,), generator=g)
+    pool = torch.randint(len(cl.l1), (25,), generator=g).expand(40, -1)   # as train.pool shares
+    got = s.log_q(pos, pool)
+    assert torch.equal(got, s.log_q(pos, pool.contiguous()))
+    own = torch.from_numpy(cl.l2)[pool] == torch.from_numpy(cl.l2)[pos].unsqueeze(1)
+    assert own.any() and torch.isinf(got[own]).all() and torch.isfinite(got[~own]).all()
+
+
 def test_msac_skips_the_users_train_items():
     s0, cl = _sampler()
     n = len(cl.l1)
