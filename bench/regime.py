@@ -84,6 +84,8 @@ def configs(budget: int) -> dict[str, dict]:
         "esans-dyn": {**paper, "hard_candidates": 4},
         "esans-dyn-count": {**paper, "hard_candidates": 4, "edis_logq": "count"},
         "esans-dns": {**paper, "hard_candidates": 4, "easy_candidates": 4},
+        "esans-dns-hard4": {**paper, "hard_candidates": 4, "easy_candidates": 4,
+                            "hard_weight": 4.0},
         "esans-hist": {**paper, "hard_anchor": "history"},
         "esans-hist-dyn": {**paper, "hard_anchor": "history", "hard_candidates": 4},
         "esans-unif-easy": {**paper, "easy_temperature": 100.0},
