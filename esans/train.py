@@ -26,6 +26,7 @@ from esans.config import TrainParams
 from esans.data.history import Histories
 from esans.early_stopping import EarlyStopping
 from esans.model.loss import full_softmax, sampled_softmax_logits, scores
+from esans.model.row_adam import RowAdam
 from esans.model.towers import TwoTower
 from esans.rank import evaluate
 from esans.sampling import edis
@@ -213,14 +214,14 @@ def batch_loss(model: TwoTower, p: TrainParams, sampler: Sampler | None, seen: S
 
 
 def optimizers(model: TwoTower, p: TrainParams, sparse: bool) -> list[torch.optim.Optimizer]:
-    """Adam; with sparse id embeddings, a lazy SparseAdam for them (it updates only the rows a
+    """Adam; with sparse id embeddings, a lazy Adam for them (RowAdam: it updates only the rows a
     batch touched; weight decay applies to the dense weights only)."""
     if not sparse:
         return [torch.optim.Adam(model.parameters(), lr=p.lr, weight_decay=p.weight_decay)]
     ids = [model.item_id.weight, model.user_id.weight]
     dense = [w for w in model.parameters() if all(w is not t for t in ids)]
     return [torch.optim.Adam(dense, lr=p.lr, weight_decay=p.weight_decay),
-            torch.optim.SparseAdam(ids, lr=p.lr)]
+            RowAdam(ids, lr=p.lr)]
 
 
 def optimiser_step(loss: torch.Tensor, opts: list[torch.optim.Optimizer], model: TwoTower,
