@@ -34,7 +34,8 @@ class TwoTower(nn.Module):
 
     def item_vectors(self, ids: torch.Tensor) -> torch.Tensor:
         """(n,) *distinct* item ids -> (n, d) normalised item vectors (the tower, once each)."""
-        return F.normalize(self.item_mlp(self.content[ids]) + self.item_id(ids), dim=-1)
+        content = self.content.index_select(0, ids)  # not content[ids]: 3x slower on CPU
+        return F.normalize(self.item_mlp(content) + self.item_id(ids), dim=-1)
 
     def items(self, ids: torch.Tensor) -> torch.Tensor:
         """(...,) item ids -> (..., d) normalised item vectors."""
