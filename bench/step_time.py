@@ -5,7 +5,8 @@
 Every arm trains on the same number of real negatives (m_c + m_o = 7); ESANS adds EDIS's
 (m_o+2)(m_o-1)/2 = 14 virtual negatives. Arms: uniform, MSAC without EDIS and the paper's
 ESANS (one draw per slot), DNS (keeps the model's top 7 of 4 x 7 uniform candidates) and the
-project's ESANS (keeps the model's top of 4 MSAC candidates per slot: the same 28 scored).
+project's ESANS (keeps the model's top of 4 MSAC candidates per slot: the same 28 scored), and
+the mixed in-batch + uniform pool (B + 512 shared negatives a row, a different budget).
 Steps alternate between the arms on the same batches, so machine noise hits all alike; the
 ratio of medians to uniform's is reported. Writes bench/results/step-time.json.
 """
@@ -52,6 +53,8 @@ def main() -> None:
             "esans (paper)": base.model_copy(update=paper),
             "dns": base.model_copy(update={"sampler": "dns", "n_negatives": n,
                                            "pool_size": 4 * n}),
+            # the industry reference: B in-batch + mns_uniform shared negatives a row
+            "mixed": base.model_copy(update={"sampler": "mixed", "edis": False}),
             "esans": base}
     timed = alternating_step_times(arms, data, a.steps, warmup=10)
     times = {n: t["step_s"] for n, t in timed.items()}
