@@ -3,6 +3,7 @@
     python bench/regime.py                                   # the whole grid (many hours)
     python bench/regime.py --sizes 20k ctl-20k --seeds 1     # one slice
     python bench/regime.py --report                          # tables + plot from what ran
+    python bench/regime.py --report --steps-for 200k:8 --threads 1   # + step ratios, re-measured
 
 Datasets: ml100k-multimodal (real; prepared once by `dvc repro cluster` in a workspace copy
 of this project, as bench/samplers.py does) and synthetic catalogues from
