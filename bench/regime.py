@@ -360,8 +360,11 @@ PER_ROW = ("uniform", "popularity", "dns")
 
 def lifts(summary: dict, config: str, baselines: tuple[str, ...] = BASELINES) -> list[dict]:
     """Lift of ``config`` over the best of ``baselines`` (by mean test R@50) per dataset and
-    budget; the error is the two means' standard deviations combined."""
+    budget; the error is the two means' standard deviations combined. A config on the mixed
+    pool (``train.pool: mixed``) is only compared with baselines that include the mixed pool."""
     rows = []
+    if configs(8).get(config, {}).get("pool") == "mixed" and "mixed" not in baselines:
+        return rows
     for d in ORDER:
         budgets = sorted({s["budget"] for s in summary.values() if s["dataset"] == d})
         for b in budgets:

@@ -82,3 +82,6 @@ def test_lift_against_same_budget_baselines_leaves_the_mixed_pool_out():
     md = regime.markdown(summary, {}, ["esans-dns"])
     assert "| esans-dns | 200k | 8 | mixed | 0.825 |" in md
     assert "| esans-dns | 200k | 8 | dns | 1.076 |" in md
+    pooled = regime.summarise(runs + [{**runs[0], "config": "mixed+esans"}])   # on the pool:
+    assert regime.lifts(pooled, "mixed+esans", regime.PER_ROW) == []          # no per-row lift
+    assert regime.lifts(pooled, "mixed+esans")[0]["best_baseline"] == "mixed"
