@@ -80,8 +80,9 @@ class SeenItems:
             u, empty = users.long(), len(self.dense) - 1   # -1 / unknown users: the empty row
             u = torch.where((u < 0) | (u > empty), empty, u)
             return take2(self.dense, u.unsqueeze(1), items.long())
-        if items.dim() == 2 and items.shape[0] > 1 and items.stride(0) == 0:
-            return self._contains_row(users.long(), items[0].long())
+        row = shared_row(items)
+        if row is not None:
+            return self._contains_row(users.long(), row.long())
         q = users.long().unsqueeze(1) * self.n_items + items.long()
         if len(self.keys) == 0:
             return torch.zeros_like(q, dtype=torch.bool)
@@ -102,6 +103,14 @@ class SeenItems:
         out = torch.zeros((len(users), len(row)), dtype=torch.bool)
         out[torch.repeat_interleave(which, hits), take(order, _ranges(at, hits))] = True
         return out
+
+
+def shared_row(ids: torch.Tensor) -> torch.Tensor | None:
+    """The one row of a (B, m) index tensor expanded over its batch (a shared pool's ids, as
+    in-batch and mixed sampling build them: stride 0 along rows), or None if it is not one."""
+    if ids.dim() == 2 and ids.shape[0] > 1 and ids.stride(0) == 0:
+        return ids[0]
+    return None
 
 
 def _ranges(starts: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from esans.sampling.base import (Negatives, SeenItems, Selection, alias_draw, alias_tables,
-                                 pick_unseen, take, take2)
+                                 pick_unseen, shared_row, take, take2)
 from esans.sampling.dns import top_columns
 
 
@@ -109,8 +109,9 @@ class MSACSampler:
         """Log expected count of each id (B, m) under row b's proposal (positive ``pos[b]``):
         -inf for the positive's own level-2 cluster, which is never drawn."""
         c, s = self.l1[pos].unsqueeze(1), self.l2[pos].unsqueeze(1)
-        if ids.dim() == 2 and ids.shape[0] > 1 and ids.stride(0) == 0:  # a shared pool's row
-            cn, sn = take(self.l1, ids[0]), take(self.l2, ids[0])         # (P,), per item once
+        row = shared_row(ids)                                             # a shared pool's ids
+        if row is not None:
+            cn, sn = take(self.l1, row), take(self.l2, row)               # (P,), per item once
             easy = self.log_easy.index_select(0, c[:, 0]).index_select(1, cn)
         else:
             cn, sn = take(self.l1, ids), take(self.l2, ids)
