@@ -125,12 +125,12 @@ class MSACSampler:
         the anchor's level-1 cluster minus its level-2 cluster, easy ones as usual (other
         level-1 clusters than the positive's); the two parts may overlap, so they add."""
         c, ca, sa = (x.unsqueeze(1) for x in (self.l1[pos], self.l1[anchor], self.l2[anchor]))
-        cn, sn = self.l1[ids], self.l2[ids]
+        cn, sn = take(self.l1, ids), take(self.l2, ids)
         ninf = torch.tensor(-float("inf"))
         in_hard = (cn == ca) & ~((sn == sa) & self.exclude) if self.m_c else \
             torch.zeros_like(cn, dtype=torch.bool)
         hard = torch.where(in_hard, self.log_hard[sa].expand_as(ids), ninf)
-        easy = torch.where(cn != c, self.log_easy[c.expand_as(ids), cn], ninf)
+        easy = torch.where(cn != c, take2(self.log_easy, c, cn), ninf)
         return torch.logaddexp(hard, easy)
 
     def sample(self, users: torch.Tensor, pos: torch.Tensor, gen: torch.Generator,
@@ -144,9 +144,9 @@ class MSACSampler:
             ids = pick_unseen(self._draw(c, s, gen, ca, sa), users, self.seen)
             slot_hard = torch.arange(ids.shape[1]) < self.m_c * self.k
             return Negatives(ids, self.anchored_log_q(pos, anchor, ids),
-                             hard=slot_hard & (self.l1[ids] == ca.unsqueeze(1)),
+                             hard=slot_hard & (take(self.l1, ids) == ca.unsqueeze(1)),
                              n_easy=self.m_o,
-                             masked=(self.l2[ids] == s.unsqueeze(1)) & self.exclude)
+                             masked=(take(self.l2, ids) == s.unsqueeze(1)) & self.exclude)
         ids = pick_unseen(self._draw(c, s, gen), users, self.seen)
         # every candidate comes from outside s (hard pool, or easy draws from other level-1
         # clusters), so the drawn ids' log q is finite
