@@ -363,11 +363,11 @@ def lifts(summary: dict, config: str, baselines: tuple[str, ...] = BASELINES) ->
     budget; the error is the two means' standard deviations combined. A config on the mixed
     pool (``train.pool: mixed``) is only compared with baselines that include the mixed pool."""
     rows = []
-    if configs(8).get(config, {}).get("pool") == "mixed" and "mixed" not in baselines:
-        return rows
     for d in ORDER:
         budgets = sorted({s["budget"] for s in summary.values() if s["dataset"] == d})
         for b in budgets:
+            if "mixed" not in baselines and configs(b).get(config, {}).get("pool") == "mixed":
+                continue
             got = summary.get(f"{d}|{b}|{config}")
             base = [summary.get(f"{d}|{b}|{n}") or summary.get(f"{d}|{budgets[0]}|{n}")
                     for n in baselines]
