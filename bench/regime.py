@@ -258,7 +258,15 @@ def run_one(dataset: str, config: str, budget: int, seed: int, threads: int) -> 
             "false_negative_rate": res.false_negative_rate,
             "false_negative_rate_hard": res.false_negative_rate_hard,
             "false_negative_rate_easy": res.false_negative_rate_easy,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "code": code_version()}
+
+
+def code_version() -> str:
+    """The commit the run's code came from (+dirty: with uncommitted changes), or unknown."""
+    proc = subprocess.run(["git", "describe", "--always", "--dirty=+dirty"], cwd=ROOT,
+                          capture_output=True, text=True)
+    return proc.stdout.strip() if proc.returncode == 0 else "unknown"
 
 
 # ---------------------------------------------------------------- step-time ratios

@@ -126,6 +126,13 @@ def history_anchor(h: torch.Tensor, i: torch.Tensor, gen: torch.Generator) -> to
     return torch.where(valid.any(1), h.gather(1, pick.unsqueeze(1)).squeeze(1), i)
 
 
+def selector(sampler: Sampler) -> Callable | None:
+    """The sampler's hard selection (``select``), None where it keeps every draw: samplers
+    without one, and those that say so (``selects`` False: MSAC at one candidate a slot)."""
+    select = getattr(sampler, "select", None)
+    return select if select is not None and getattr(sampler, "selects", True) else None
+
+
 def batch_loss(model: TwoTower, p: TrainParams, sampler: Sampler | None, seen: SeenItems,
                u: torch.Tensor, i: torch.Tensor, h: torch.Tensor, gen: torch.Generator,
                heldout: SeenItems | None = None, pool: MixedSampler | None = None
@@ -157,32 +164,49 @@ def batch_loss(model: TwoTower, p: TrainParams, sampler: Sampler | None, seen: S
             info["fn_hard_hits"] = int((future & neg.hard).sum())
             info["n_hard"] = int(neg.hard.sum())
     b, m = neg.ids.shape
+    select = selector(sampler)                                              # dns, mixgcf, msac
     cand = neg.ids[0] if neg.shared else neg.ids.reshape(-1)                # shared: (m,)
+    # With sparse id rows (large catalogues) and a selection, the candidates are scored
+    # without autograd and only the kept ones go through the item tower with gradient (a
+    # second, smaller call): a dropped one costs one forward and gets no gradient row, which
+    # a lazy optimiser would otherwise update. With dense ids (small catalogues) the batch's
+    # table already holds most candidates: one pass with gradient is cheaper.
+    two_pass = select is not None and model.item_id.sparse
+    graph_cand = cand[:0] if two_pass else cand
     extra = shared.ids[0] if shared is not None else cand[:0]               # (P,)
-    uniq, inv = torch.unique(torch.cat([i, cand, extra, h.clamp(min=0).reshape(-1)]),
+    uniq, inv = torch.unique(torch.cat([i, graph_cand, extra, h.clamp(min=0).reshape(-1)]),
                              return_inverse=True)
     table = model.item_vectors(uniq)                                        # item tower once
     # Each part looks its rows up in the small table (backward: an index_add into it); slices
     # of one big lookup would each fill a zero gradient of the whole lookup.
-    inv_i, inv_n, inv_p, inv_h = inv.split([b, len(cand), len(extra), h.numel()])
+    inv_i, inv_n, inv_p, inv_h = inv.split([b, len(graph_cand), len(extra), h.numel()])
     iv = table.index_select(0, inv_i)                                       # (B, d)
     uv = model.users(u, h, table.index_select(0, inv_h).view(b, h.shape[1], -1))  # (B, d)
     ids, log_q, hard = neg.ids, neg.log_q, neg.hard
     hit = (ids == i.unsqueeze(1)) | seen.contains(u, ids)                   # (B, m)
     if neg.masked is not None:
         hit = hit | neg.masked
-    select = getattr(sampler, "select", None)                               # dns, mixgcf, msac
     sel = None
     if select is not None:  # chosen on detached scores: only the kept enter the graph
         with torch.no_grad():
-            sel = select(uv.detach(), iv.detach(),
-                         table.detach().index_select(0, inv_n).view(b, m, -1), hit, gen)
-    if sel is not None:
-        inv_n = inv_n.view(b, m).gather(1, sel.keep).reshape(-1)
+            if two_pass:
+                c_uniq, c_inv = torch.unique(cand, return_inverse=True)
+                c_vec = model.item_vectors(c_uniq).index_select(0, c_inv)
+            else:
+                c_vec = table.detach().index_select(0, inv_n)
+            sel = select(uv.detach(), iv.detach(), c_vec.view(b, m, -1), hit, gen)
+        assert sel is not None, f"{sampler.name}: selects but select() kept everything"
         ids, log_q, hit = (x.gather(1, sel.keep) for x in (ids, log_q, hit))
         hard = hard.gather(1, sel.keep) if hard is not None else None
-    nv = table.index_select(0, inv_n)                                       # (m, d) shared
-    nv = nv if neg.shared else nv.view(b, -1, nv.shape[1])                  # (B, m', d)
+        if two_pass:
+            k_uniq, k_inv = torch.unique(ids.reshape(-1), return_inverse=True)
+            nv = model.item_vectors(k_uniq).index_select(0, k_inv)
+        else:
+            nv = table.index_select(0, inv_n.view(b, m).gather(1, sel.keep).reshape(-1))
+        nv = nv.view(b, ids.shape[1], -1)                                   # (B, m', d)
+    else:
+        nv = table.index_select(0, inv_n)                                   # (m, d) shared
+        nv = nv if neg.shared else nv.view(b, -1, nv.shape[1])              # (B, m', d)
     if sel is not None and sel.mix is not None:                             # mixgcf
         nv = sel.mix * iv.unsqueeze(1) + (1 - sel.mix) * nv
     neg_score = scores(uv, nv)                                              # (B, m')

@@ -153,12 +153,18 @@ class MSACSampler:
         return Negatives(ids, self.log_q(pos, ids), hard=take(self.l1, ids) == c.unsqueeze(1),
                          n_easy=self.m_o)
 
+    @property
+    def selects(self) -> bool:
+        """Whether ``select`` keeps a subset: not at one candidate a slot (the paper's ESANS),
+        where every draw is kept and the loss scores them all with gradient."""
+        return self.k > 1 or self.k_easy > 1
+
     def select(self, user: torch.Tensor, pos_vec: torch.Tensor, neg_vec: torch.Tensor,
                hit: torch.Tensor, gen: torch.Generator) -> Selection | None:
         """Keep the m_c highest-scoring of the m_c * k hard candidates and the m_o highest of
         the m_o * k_easy easy ones (hard columns first, easy ones last). None (keep all, as
         drawn) when k = k_easy = 1: the paper's ESANS."""
-        if self.k == 1 and self.k_easy == 1:
+        if not self.selects:
             return None
         h = self.m_c * self.k
         parts = []

@@ -294,7 +294,8 @@ def test_batch_loss_matches_the_plain_computation_and_grads_only_the_kept(varian
     """batch_loss looks vectors up once per distinct item, selects on detached scores and
     scores EDIS's mixes instead of building them: the loss and every gradient equal the plain
     computation's (with a shared mixed pool too: the kept ids' log q gains the pool's
-    expected count), and a drawn candidate that selection drops gets no gradient."""
+    expected count), and a drawn candidate that selection drops gets no gradient, not even a
+    zero row in a sparse gradient (so a lazy optimiser leaves its row alone)."""
     data = tiny_data(n_users=40, n_items=200, per_user=12)
     p = TrainParams(**variant, batch_size=32, dim=8, history_len=5, m_c=1, m_o=3,
                     n_negatives=3, pool_size=12, mns_uniform=10, threads=1)
@@ -323,3 +324,11 @@ def test_batch_loss_matches_the_plain_computation_and_grads_only_the_kept(varian
     unused = torch.ones(data.n_items, dtype=torch.bool)
     unused[used] = False
     assert (id_grad[unused] == 0).all() and (id_grad[used].abs().sum(1) > 0).all()
+    # sparse id rows (what a lazy optimiser updates): exactly the used items, no dropped one
+    torch.manual_seed(0)
+    model = TwoTower(torch.from_numpy(data.content), data.n_users, 8, 5, sparse_ids=True)
+    loss, _ = batch_loss(model, p, build_sampler(p, data), seen, u, i, h,
+                         torch.Generator().manual_seed(3), pool=build_pool(p, data))
+    loss.backward()
+    rows = model.item_id.weight.grad.coalesce().indices()[0]
+    assert torch.equal(rows.sort().values, used)
