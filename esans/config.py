@@ -186,6 +186,9 @@ class TrainParams(_Strict):
     easy_temperature: float = Field(1.0, gt=0)
     threads: int = Field(2, ge=1)
     checkpoint_every: int = Field(50, ge=1)  # steps between crash-resume checkpoints
+    # ... skipping a due step while fewer seconds than this have passed since the last save
+    # (a save costs about a second at 200k items; 0: every checkpoint_every steps)
+    checkpoint_min_seconds: float = Field(30.0, ge=0)
     # Id embeddings with sparse gradients and a lazy (row-wise) Adam: a step costs what the
     # batch touches, not the table size. "auto": on from 100k items.
     sparse_ids: bool | Literal["auto"] = "auto"

@@ -290,7 +290,8 @@ def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None]
     The loop composes small parts: ``batch_loss`` (one batch's negatives and loss),
     ``optimiser_step`` (with gradient averaging across ranks), ``EarlyStopping`` (best epoch's
     weights, patience) and ``Checkpoint``: with ``checkpoint``, the full training state is
-    saved every ``p.checkpoint_every`` steps, and a run with the same ``key`` (params + data)
+    saved every ``p.checkpoint_every`` steps (at most one per ``p.checkpoint_min_seconds``),
+    and a run with the same ``key`` (params + data)
     resumes from it and ends exactly where an uninterrupted run would.
 
     Under ``torchrun`` (see ``esans.distributed``) each rank takes its slice of every global
@@ -306,7 +307,8 @@ def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None]
     if world.active:
         gen = torch.Generator().manual_seed(seed + 7919 * (world.rank + 1))
         checkpoint, progress = None, progress and world.is_main
-    ckpt = Checkpoint(checkpoint, key, p.checkpoint_every) if checkpoint is not None else None
+    ckpt = (Checkpoint(checkpoint, key, p.checkpoint_every, p.checkpoint_min_seconds)
+            if checkpoint is not None else None)
     local_bs = max(1, p.batch_size // world.size)
     sparse = p.sparse_ids if isinstance(p.sparse_ids, bool) else data.n_items >= 100_000
     model = TwoTower(torch.from_numpy(data.content), data.n_users, p.dim, p.history_len, sparse)

@@ -132,7 +132,7 @@ def test_sparse_id_embeddings_learn_and_resume_exactly(tmp_path, monkeypatch):
     resumed from its mid-epoch checkpoint ends on the same weights as an uninterrupted one."""
     data = tiny_data()
     kw = dict(sampler="esans", epochs=3, batch_size=32, dim=16, history_len=5, threads=1,
-              checkpoint_every=5)
+              checkpoint_every=5, checkpoint_min_seconds=0)
     sparse = train(TrainParams(sparse_ids=True, **kw), data, seed=0, log=lambda s: None)
     dense = train(TrainParams(sparse_ids=False, **kw), data, seed=0, log=lambda s: None)
     assert sparse.model.item_id.sparse and not dense.model.item_id.sparse
@@ -163,3 +163,23 @@ def test_sparse_id_embeddings_learn_and_resume_exactly(tmp_path, monkeypatch):
                     checkpoint=ckpt, key="k")
     for name, w in sparse.model.state_dict().items():
         assert torch.equal(w, resumed.model.state_dict()[name]), name
+
+
+def test_checkpoints_come_every_n_steps_but_at_most_once_per_min_seconds(tmp_path, monkeypatch):
+    """A due step (every n) saves only when min_seconds have passed since the last save (or
+    the start): the clock decides which due steps save, never a step between them."""
+    from esans import checkpoint as ck
+
+    clock = [100.0]
+    monkeypatch.setattr(ck.time, "monotonic", lambda: clock[0])
+    c = ck.Checkpoint(tmp_path / "c.pt", "k", every=5, min_seconds=30.0)
+    saved = []
+    for step in range(1, 61):
+        clock[0] += 2.0                                   # 2 s a step
+        if c.due(step):
+            c.save({"step": step})
+            saved.append(step)
+    assert saved == [15, 30, 45, 60]                      # due every 5, >= 30 s apart
+    assert c.load()["step"] == 60
+    every = ck.Checkpoint(tmp_path / "d.pt", "k", every=5)        # min_seconds 0: every 5
+    assert [s for s in range(1, 21) if every.due(s)] == [5, 10, 15, 20]
