@@ -230,6 +230,7 @@ def run_one(dataset: str, config: str, budget: int, seed: int, threads: int) -> 
     from esans.sampling.base import SeenItems
     from esans.train import train
 
+    code = code_version()  # at the start: the code this run imports
     z, data = load(dataset)
     tp = train_params(dataset, configs(budget)[config], threads)
     held = SeenItems(np.concatenate([z["valid_users"], z["test_users"]]),
@@ -259,7 +260,7 @@ def run_one(dataset: str, config: str, budget: int, seed: int, threads: int) -> 
             "false_negative_rate_hard": res.false_negative_rate_hard,
             "false_negative_rate_easy": res.false_negative_rate_easy,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "code": code_version()}
+            "code": code}
 
 
 def code_version() -> str:
