@@ -92,6 +92,10 @@ def configs(budget: int) -> dict[str, dict]:
                           "edis_lambda": 0.5},
         "msac-dns": {**paper, "sampler": "msac", "hard_candidates": 4, "easy_candidates": 4},
         "dns-k8": {"sampler": "dns", "n_negatives": budget, "pool_size": 8 * budget},
+        # the missing cell of {uniform, MSAC} x {select} x {EDIS}: EDIS over DNS's kept
+        # negatives (the budget - m_c least hard of them, as many sources as esans-dns mixes)
+        "dns-edis": {"sampler": "dns", "n_negatives": budget, "pool_size": 4 * budget,
+                     "edis": True, "edis_sources": budget - m_c},
         "esans-hist": {**paper, "hard_anchor": "history"},
         "esans-hist-dyn": {**paper, "hard_anchor": "history", "hard_candidates": 4},
         "esans-unif-easy": {**paper, "easy_temperature": 100.0},
