@@ -268,10 +268,16 @@ def run_one(dataset: str, config: str, budget: int, seed: int, threads: int) -> 
 
 
 def code_version() -> str:
-    """The commit the run's code came from (+dirty: with uncommitted changes), or unknown."""
-    proc = subprocess.run(["git", "describe", "--always", "--dirty=+dirty"], cwd=ROOT,
-                          capture_output=True, text=True)
-    return proc.stdout.strip() if proc.returncode == 0 else "unknown"
+    """The commit the run's code came from, +dirty when the library or the bench scripts have
+    uncommitted changes (results files appended by the study itself do not count)."""
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+
+    head = git("rev-parse", "--short", "HEAD")
+    if head.returncode != 0:
+        return "unknown"
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", "esans", "bench/*.py")
+    return head.stdout.strip() + ("+dirty" if changed.stdout.strip() else "")
 
 
 # ---------------------------------------------------------------- step-time ratios

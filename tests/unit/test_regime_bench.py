@@ -85,3 +85,26 @@ def test_lift_against_same_budget_baselines_leaves_the_mixed_pool_out():
     pooled = regime.summarise(runs + [{**runs[0], "config": "mixed+esans"}])   # on the pool:
     assert regime.lifts(pooled, "mixed+esans", regime.PER_ROW) == []          # no per-row lift
     assert regime.lifts(pooled, "mixed+esans")[0]["best_baseline"] == "mixed"
+
+
+def test_code_version_marks_code_changes_but_not_appended_results(tmp_path, monkeypatch):
+    import subprocess
+
+    def git(*a):
+        subprocess.run(["git", *a], cwd=tmp_path, check=True, capture_output=True)
+
+    (tmp_path / "esans").mkdir()
+    (tmp_path / "bench/results").mkdir(parents=True)
+    (tmp_path / "esans/a.py").write_text("x = 1\n")
+    (tmp_path / "bench/regime.py").write_text("y = 1\n")
+    (tmp_path / "bench/results/runs.jsonl").write_text("{}\n")
+    git("init", "-q")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c")
+    monkeypatch.setattr(regime, "ROOT", tmp_path)
+    clean = regime.code_version()
+    assert clean and "+dirty" not in clean and clean != "unknown"
+    (tmp_path / "bench/results/runs.jsonl").write_text("{}\n{}\n")   # a finished run appended
+    assert regime.code_version() == clean
+    (tmp_path / "esans/a.py").write_text("x = 2\n")                  # the library changed
+    assert regime.code_version() == clean + "+dirty"
