@@ -2,10 +2,10 @@
 
 A checkpoint is one file, written atomically every ``every`` steps (skipping a due step while
 fewer than ``min_seconds`` have passed since the last save: at a large catalogue a save takes
-about a second), holding whatever state the loop hands it (model, optimisers, RNG, position in the epoch, early-stopping state, counters).
-It is read back only if its ``key`` (train params + seed + input arrays) and format match, so a
-changed run never resumes a stale state, and an unreadable file means starting over, never a
-failure. A finished run removes it.
+about a second), holding whatever state the loop hands it (model, optimisers, RNG, position in
+the epoch, early-stopping state, counters). It is read back only if its ``key`` (train params
++ seed + input arrays) and format match, so a changed run never resumes a stale state, and an
+unreadable file means starting over, never a failure. A finished run removes it.
 """
 
 from __future__ import annotations
