@@ -189,21 +189,14 @@ def batch_loss(model: TwoTower, p: TrainParams, sampler: Sampler | None, seen: S
     sel = None
     if select is not None:  # chosen on detached scores: only the kept enter the graph
         with torch.no_grad():
-            if two_pass:
-                c_uniq, c_inv = torch.unique(cand, return_inverse=True)
-                c_vec = model.item_vectors(c_uniq).index_select(0, c_inv)
-            else:
-                c_vec = table.detach().index_select(0, inv_n)
-            sel = select(uv.detach(), iv.detach(), c_vec.view(b, m, -1), hit, gen)
+            c_vec = (model.items(neg.ids) if two_pass
+                     else table.detach().index_select(0, inv_n).view(b, m, -1))
+            sel = select(uv.detach(), iv.detach(), c_vec, hit, gen)
         assert sel is not None, f"{sampler.name}: selects but select() kept everything"
         ids, log_q, hit = (x.gather(1, sel.keep) for x in (ids, log_q, hit))
         hard = hard.gather(1, sel.keep) if hard is not None else None
-        if two_pass:
-            k_uniq, k_inv = torch.unique(ids.reshape(-1), return_inverse=True)
-            nv = model.item_vectors(k_uniq).index_select(0, k_inv)
-        else:
-            nv = table.index_select(0, inv_n.view(b, m).gather(1, sel.keep).reshape(-1))
-        nv = nv.view(b, ids.shape[1], -1)                                   # (B, m', d)
+        nv = model.items(ids) if two_pass else table.index_select(          # (B, m', d)
+            0, inv_n.view(b, m).gather(1, sel.keep).reshape(-1)).view(b, ids.shape[1], -1)
     else:
         nv = table.index_select(0, inv_n)                                   # (m, d) shared
         nv = nv if neg.shared else nv.view(b, -1, nv.shape[1])              # (B, m', d)
@@ -291,8 +284,8 @@ def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None]
     ``optimiser_step`` (with gradient averaging across ranks), ``EarlyStopping`` (best epoch's
     weights, patience) and ``Checkpoint``: with ``checkpoint``, the full training state is
     saved every ``p.checkpoint_every`` steps (at most one per ``p.checkpoint_min_seconds``),
-    and a run with the same ``key`` (params + data)
-    resumes from it and ends exactly where an uninterrupted run would.
+    and a run with the same ``key`` (params + data) resumes from it and ends exactly where an
+    uninterrupted run would.
 
     Under ``torchrun`` (see ``esans.distributed``) each rank takes its slice of every global
     batch and its own sampling RNG stream, and gradients are averaged across ranks; a last
