@@ -2,7 +2,10 @@
 
 Each arm gets its own model (same initial weights), optimisers, sampler and RNG; every step
 draws one batch and runs it through every arm, alternating the arms' order, so machine noise
-hits all of them alike. Used by step_time.py (ml100k) and scale.py (1M items).
+hits all of them alike. An arm with ``selection_table_every`` refreshes its stale item table
+outside the timed step; the refreshes are timed apart (``refresh_s``), for the caller to
+amortise over ``every`` steps. Used by step_time.py (ml100k), scale.py (1M items) and
+regime.py.
 """
 
 from __future__ import annotations
@@ -14,16 +17,18 @@ import torch
 
 from esans.config import TrainParams
 from esans.data.history import Histories
+from esans.model.stale_table import StaleItemTable
 from esans.model.towers import TwoTower
 from esans.sampling.base import SeenItems
-from esans.train import TrainData, batch_loss, build_sampler, optimiser_step, optimizers
+from esans.train import (TrainData, batch_loss, build_sampler, optimiser_step, optimizers,
+                         selector)
 
 
 def alternating_step_times(arms: dict[str, TrainParams], data: TrainData, steps: int,
                            warmup: int, sparse_ids: bool = False
                            ) -> dict[str, dict[str, list[float]]]:
-    """{arm: {"step_s": [...], "sample_s": [...]}} over ``steps`` timed steps after
-    ``warmup`` untimed ones; batch size and history length from the first arm."""
+    """{arm: {"step_s": [...], "sample_s": [...], "refresh_s": [...]}} over ``steps`` timed
+    steps after ``warmup`` untimed ones; batch size and history length from the first arm."""
     seen = SeenItems(data.train_users, data.train_items, data.n_items)
     hist = Histories(data.train_users, data.train_items, data.n_users)
     setup = {}
@@ -31,10 +36,13 @@ def alternating_step_times(arms: dict[str, TrainParams], data: TrainData, steps:
         torch.manual_seed(0)
         model = TwoTower(torch.from_numpy(data.content), data.n_users, tp.dim, tp.history_len,
                          sparse_ids)
-        setup[name] = (tp, model, optimizers(model, tp, sparse_ids), build_sampler(tp, data),
-                       torch.Generator().manual_seed(0))
+        sampler = build_sampler(tp, data)
+        stale = (StaleItemTable(tp.selection_table_every)
+                 if tp.selection_table_every and selector(sampler) is not None else None)
+        setup[name] = (tp, model, optimizers(model, tp, sparse_ids), sampler,
+                       torch.Generator().manual_seed(0), stale)
     first = next(iter(arms.values()))
-    out = {n: {"step_s": [], "sample_s": []} for n in arms}
+    out = {n: {"step_s": [], "sample_s": [], "refresh_s": []} for n in arms}
     g = torch.Generator().manual_seed(1)
     users, items, pos = (torch.from_numpy(np.asarray(x, np.int64))
                          for x in (data.train_users, data.train_items, data.train_pos))
@@ -43,9 +51,16 @@ def alternating_step_times(arms: dict[str, TrainParams], data: TrainData, steps:
         u, i = users[idx], items[idx]
         h = hist.window(u, pos[idx], first.history_len)
         for name in (list(arms) if step % 2 == 0 else list(arms)[::-1]):
-            tp, model, opts, sampler, gen = setup[name]
+            tp, model, opts, sampler, gen, stale = setup[name]
+            table = None
+            if stale is not None:
+                t0 = time.perf_counter()
+                due = stale.vectors is None or stale.steps % stale.every == 0
+                table = stale.tick(model)
+                if due:  # warm-up's first refresh included: the amortised cost errs high
+                    out[name]["refresh_s"].append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            loss, info = batch_loss(model, tp, sampler, seen, u, i, h, gen)
+            loss, info = batch_loss(model, tp, sampler, seen, u, i, h, gen, table=table)
             optimiser_step(loss, opts, model)
             if step >= warmup:
                 out[name]["step_s"].append(time.perf_counter() - t0)

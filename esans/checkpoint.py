@@ -18,7 +18,7 @@ import torch
 
 from esans.io import atomic_path
 
-FORMAT = 2  # bump when the saved state's fields change: an older checkpoint is ignored
+FORMAT = 3  # bump when the saved state's fields change: an older checkpoint is ignored
 
 
 @dataclass

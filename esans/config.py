@@ -184,6 +184,11 @@ class TrainParams(_Strict):
     # negatives (industrial practice: hard negatives *added* to a large corrected pool).
     pool: Literal["none", "mixed"] = "none"
     easy_temperature: float = Field(1.0, gt=0)
+    # Hard selection (dns, mixgcf; esans/msac at more than one candidate a slot) scores its
+    # candidates against a table of every item's vector recomputed every this many steps,
+    # without gradient (ANCE-style staleness; a refresh is one forward of the catalogue),
+    # instead of running each candidate through the item tower. 0: the current model, exact.
+    selection_table_every: int = Field(0, ge=0)
     threads: int = Field(2, ge=1)
     checkpoint_every: int = Field(50, ge=1)  # steps between crash-resume checkpoints
     # ... skipping a due step while fewer seconds than this have passed since the last save
@@ -269,6 +274,12 @@ class Params(_Strict):
                 raise ValueError(f"train.{key}: only "
                                  f"{'/'.join(n for n, s in SAMPLERS.items() if s.hard)} draw "
                                  f"hard negatives, not {t.sampler}")
+        selects = t.sampler in ("dns", "mixgcf") or (
+            t.traits.hard and (t.hard_candidates > 1 or t.easy_candidates > 1))
+        if t.selection_table_every and not selects:
+            raise ValueError(f"train.selection_table_every: {t.selection_table_every} needs a "
+                             "hard selection (dns, mixgcf, or esans/msac with hard_candidates "
+                             f"or easy_candidates > 1); {t.sampler} keeps every draw")
         if self.promote.keep < self.promote.compare_last:
             raise ValueError(f"promote.keep: {self.promote.keep} is below promote.compare_last "
                              f"({self.promote.compare_last}); the gate needs those bundles")

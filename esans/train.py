@@ -27,6 +27,7 @@ from esans.data.history import Histories
 from esans.early_stopping import EarlyStopping
 from esans.model.loss import full_softmax, sampled_softmax_logits, scores
 from esans.model.row_adam import RowAdam
+from esans.model.stale_table import StaleItemTable
 from esans.model.towers import TwoTower
 from esans.rank import evaluate
 from esans.sampling import edis
@@ -135,15 +136,17 @@ def selector(sampler: Sampler) -> Callable | None:
 
 def batch_loss(model: TwoTower, p: TrainParams, sampler: Sampler | None, seen: SeenItems,
                u: torch.Tensor, i: torch.Tensor, h: torch.Tensor, gen: torch.Generator,
-               heldout: SeenItems | None = None, pool: MixedSampler | None = None
-               ) -> tuple[torch.Tensor, dict]:
+               heldout: SeenItems | None = None, pool: MixedSampler | None = None,
+               table: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
     """The loss of one batch: users ``u`` (B,), positives ``i`` (B,), histories ``h`` (B, L).
 
     Real negatives from ``sampler`` (None: full softmax); hard selection for samplers that
     have ``select``; EDIS virtual negatives when ``p.uses_edis``; a shared mixed ``pool``
     added under them (logQ then uses both proposals' expected counts). Hard negatives' logits
     gain log(p.hard_weight). Negatives equal to the positive or in the user's train items are
-    masked out of the softmax.
+    masked out of the softmax. ``table`` (n_items, d), no gradient: a stale vector of every
+    item (``StaleItemTable``) that the hard selection scores candidates with instead of the
+    current tower.
     """
     info = {"sample_s": 0.0, "fn_hits": 0, "n_neg": 0}
     if sampler is None:
@@ -170,18 +173,19 @@ def batch_loss(model: TwoTower, p: TrainParams, sampler: Sampler | None, seen: S
     # without autograd and only the kept ones go through the item tower with gradient (a
     # second, smaller call): a dropped one costs one forward and gets no gradient row, which
     # a lazy optimiser would otherwise update. With dense ids (small catalogues) the batch's
-    # table already holds most candidates: one pass with gradient is cheaper.
-    two_pass = select is not None and model.item_id.sparse
+    # table already holds most candidates: one pass with gradient is cheaper. With a stale
+    # ``table`` the candidates are looked up there, not run through the tower at all.
+    two_pass = select is not None and (model.item_id.sparse or table is not None)
     graph_cand = cand[:0] if two_pass else cand
     extra = shared.ids[0] if shared is not None else cand[:0]               # (P,)
     uniq, inv = torch.unique(torch.cat([i, graph_cand, extra, h.clamp(min=0).reshape(-1)]),
                              return_inverse=True)
-    table = model.item_vectors(uniq)                                        # item tower once
+    vecs = model.item_vectors(uniq)                                         # item tower once
     # Each part looks its rows up in the small table (backward: an index_add into it); slices
     # of one big lookup would each fill a zero gradient of the whole lookup.
     inv_i, inv_n, inv_p, inv_h = inv.split([b, len(graph_cand), len(extra), h.numel()])
-    iv = table.index_select(0, inv_i)                                       # (B, d)
-    uv = model.users(u, h, table.index_select(0, inv_h).view(b, h.shape[1], -1))  # (B, d)
+    iv = vecs.index_select(0, inv_i)                                       # (B, d)
+    uv = model.users(u, h, vecs.index_select(0, inv_h).view(b, h.shape[1], -1))  # (B, d)
     ids, log_q, hard = neg.ids, neg.log_q, neg.hard
     hit = (ids == i.unsqueeze(1)) | seen.contains(u, ids)                   # (B, m)
     if neg.masked is not None:
@@ -189,16 +193,20 @@ def batch_loss(model: TwoTower, p: TrainParams, sampler: Sampler | None, seen: S
     sel = None
     if select is not None:  # chosen on detached scores: only the kept enter the graph
         with torch.no_grad():
-            c_vec = (model.items(neg.ids) if two_pass
-                     else table.detach().index_select(0, inv_n).view(b, m, -1))
+            if table is not None:
+                c_vec = table.index_select(0, neg.ids.reshape(-1)).view(b, m, -1)
+            elif two_pass:
+                c_vec = model.items(neg.ids)
+            else:
+                c_vec = vecs.detach().index_select(0, inv_n).view(b, m, -1)
             sel = select(uv.detach(), iv.detach(), c_vec, hit, gen)
         assert sel is not None, f"{sampler.name}: selects but select() kept everything"
         ids, log_q, hit = (x.gather(1, sel.keep) for x in (ids, log_q, hit))
         hard = hard.gather(1, sel.keep) if hard is not None else None
-        nv = model.items(ids) if two_pass else table.index_select(          # (B, m', d)
+        nv = model.items(ids) if two_pass else vecs.index_select(          # (B, m', d)
             0, inv_n.view(b, m).gather(1, sel.keep).reshape(-1)).view(b, ids.shape[1], -1)
     else:
-        nv = table.index_select(0, inv_n)                                   # (m, d) shared
+        nv = vecs.index_select(0, inv_n)                                    # (m, d) shared
         nv = nv if neg.shared else nv.view(b, -1, nv.shape[1])              # (B, m', d)
     if sel is not None and sel.mix is not None:                             # mixgcf
         nv = sel.mix * iv.unsqueeze(1) + (1 - sel.mix) * nv
@@ -218,7 +226,7 @@ def batch_loss(model: TwoTower, p: TrainParams, sampler: Sampler | None, seen: S
                            log_q[:, n_real:]], 1)
         pool_ids = shared.ids                                               # (B, P)
         pool_q = torch.logaddexp(shared.log_q, sampler.log_q(i, pool_ids))
-        neg_score = torch.cat([neg_score, uv @ table.index_select(0, inv_p).T], 1)
+        neg_score = torch.cat([neg_score, uv @ vecs.index_select(0, inv_p).T], 1)
         log_q = torch.cat([log_q, pool_q], 1)
         hit = torch.cat([hit, (pool_ids == i.unsqueeze(1)) | seen.contains(u, pool_ids)], 1)
     bonus = None  # hard real negatives (the first n_real columns) count hard_weight times
@@ -308,6 +316,8 @@ def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None]
     opts = optimizers(model, p, sparse)
     sampler = build_sampler(p, data)
     pool = build_pool(p, data)
+    stale = (StaleItemTable(p.selection_table_every)
+             if p.selection_table_every and selector(sampler) is not None else None)
     if world.active and getattr(sampler, "name", "") in ("inbatch", "mixed"):
         sampler = distributed.GlobalBatchPool(sampler, world)
     seen = SeenItems(data.train_users, data.train_items, data.n_items)
@@ -330,6 +340,8 @@ def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None]
         losses, result.history = list(saved["losses"]), list(saved["history"])
         stopping.load_state_dict(saved["stopping"])
         fns = FalseNegatives(*saved["fn"])
+        if stale is not None:
+            stale.load_state_dict(saved["stale"])
         log(f"resumed from checkpoint: epoch {start_epoch}, item {start_step} of {n}")
     for epoch in range(start_epoch, p.epochs + 1):
         t0 = time.perf_counter()
@@ -344,14 +356,16 @@ def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None]
                            "gen": gen.get_state(), "epoch": epoch, "next": s, "perm": perm,
                            "losses": losses, "history": result.history,
                            "stopping": stopping.state_dict(),
-                           "fn": list(astuple(fns))})
+                           "fn": list(astuple(fns)),
+                           "stale": stale.state_dict() if stale is not None else None})
             ts = time.perf_counter()
             idx = world.local(perm[s:s + local_bs * world.size], local_bs)
             if idx is None:
                 continue
             u, i = users_t[idx], items_t[idx]
             h = hist.window(u, pos_t[idx], p.history_len)                   # (B, L)
-            loss, info = batch_loss(model, p, sampler, seen, u, i, h, gen, heldout, pool)
+            loss, info = batch_loss(model, p, sampler, seen, u, i, h, gen, heldout, pool,
+                                    stale.tick(model) if stale is not None else None)
             sample_times.append(info["sample_s"])
             fns.add(info)
             optimiser_step(loss, opts, model, world)
