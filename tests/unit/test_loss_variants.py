@@ -189,6 +189,8 @@ def test_variants_train_and_learn(variant):
     ({"sampler": "uniform", "easy_candidates": 1}, "train.easy_candidates"),
     ({"sampler": "esans", "pool": "mixed", "hard_anchor": "history", **PAPER},
      "train.hard_anchor"),
+    ({"sampler": "uniform", "selection_table_every": 10}, "train.selection_table_every"),
+    ({"sampler": "esans", "selection_table_every": 10, **PAPER}, "train.selection_table_every"),
 ])
 def test_contradictory_variant_params_are_rejected(train_params, key):
     with pytest.raises(ValueError, match=key):
@@ -332,3 +334,88 @@ def test_batch_loss_matches_the_plain_computation_and_grads_only_the_kept(varian
     loss.backward()
     rows = model.item_id.weight.grad.coalesce().indices()[0]
     assert torch.equal(rows.sort().values, used)
+
+
+def _batch(data, b=32, hl=5):
+    seen = SeenItems(data.train_users, data.train_items, data.n_items)
+    hist = Histories(data.train_users, data.train_items, data.n_users)
+    u = torch.from_numpy(data.train_users[:b]).long()
+    i = torch.from_numpy(data.train_items[:b]).long()
+    return seen, u, i, hist.window(u, torch.from_numpy(data.train_pos[:b]).long(), hl)
+
+
+@pytest.mark.parametrize("variant", [
+    {"sampler": "dns"}, {"sampler": "mixgcf"}, {"sampler": "dns", "edis": True},
+    {"sampler": "esans"}, {"sampler": "esans", "pool": "mixed"}])
+def test_a_fresh_selection_table_gives_the_exact_loss_and_gradient(variant):
+    """Scoring candidates on a table of the current item vectors (refreshed this step) is the
+    exact computation: the same loss and gradients as scoring them with the tower, dense or
+    sparse ids, and the sparse gradient touches only the used items either way."""
+    from esans.model.stale_table import refresh
+
+    data = tiny_data(n_users=40, n_items=200, per_user=12)
+    p = TrainParams(**variant, batch_size=32, dim=8, history_len=5, m_c=1, m_o=3,
+                    n_negatives=3, pool_size=12, mns_uniform=10, threads=1)
+    seen, u, i, h = _batch(data)
+    for sparse in (False, True):
+        out = {}
+        for use_table in (False, True):
+            torch.manual_seed(0)
+            model = TwoTower(torch.from_numpy(data.content), data.n_users, 8, 5, sparse)
+            loss, _ = batch_loss(model, p, build_sampler(p, data), seen, u, i, h,
+                                 torch.Generator().manual_seed(3), pool=build_pool(p, data),
+                                 table=refresh(model) if use_table else None)
+            loss.backward()
+            out[use_table] = [loss.detach()] + [w.grad.to_dense() for w in model.parameters()]
+        for a, b in zip(out[False], out[True], strict=True):
+            assert torch.allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_selection_follows_the_table_not_the_current_tower():
+    """DNS keeps the candidates the *table* scores highest: with a table that reverses every
+    item vector, the kept (gradient-carrying) candidates are the current model's easiest."""
+    from esans.model.stale_table import refresh
+    from esans.sampling.dns import top_columns
+
+    data = tiny_data(n_users=40, n_items=200, per_user=12)
+    p = TrainParams(sampler="dns", batch_size=32, dim=8, history_len=5, n_negatives=3,
+                    pool_size=12, threads=1)
+    seen, u, i, h = _batch(data)
+    torch.manual_seed(0)
+    model = TwoTower(torch.from_numpy(data.content), data.n_users, 8, 5, sparse_ids=True)
+    loss, _ = batch_loss(model, p, build_sampler(p, data), seen, u, i, h,
+                         torch.Generator().manual_seed(3), table=-refresh(model))
+    loss.backward()
+    drawn = build_sampler(p, data).sample(u, i, torch.Generator().manual_seed(3)).ids
+    with torch.no_grad():
+        uv = model.users(u, h)
+        hit = (drawn == i.unsqueeze(1)) | seen.contains(u, drawn)
+        easiest = drawn.gather(1, top_columns(uv, -model.items(drawn), 3, hit))
+        hardest = drawn.gather(1, top_columns(uv, model.items(drawn), 3, hit))
+    rows = model.item_id.weight.grad.coalesce().indices()[0]
+    used = torch.cat([i, h.clamp(min=0).reshape(-1), easiest.reshape(-1)]).unique()
+    assert torch.equal(rows.sort().values, used)
+    assert not torch.equal(easiest.sort(1).values, hardest.sort(1).values)
+
+
+def test_the_stale_table_refreshes_every_n_ticks_and_holds_between():
+    from esans.model.stale_table import StaleItemTable, refresh
+
+    data = tiny_data(n_users=40, n_items=200, per_user=12)
+    torch.manual_seed(0)
+    model = TwoTower(torch.from_numpy(data.content), data.n_users, 8, 5)
+    with torch.no_grad():
+        assert torch.allclose(refresh(model), model.all_items(), atol=1e-6)
+    table = StaleItemTable(every=3)
+    seen_tables = []
+    for _ in range(7):
+        seen_tables.append(table.tick(model))
+        with torch.no_grad():                      # the model moves every step
+            model.item_id.weight.add_(0.05)
+    fresh = [t is not seen_tables[k - 1] for k, t in enumerate(seen_tables) if k > 0]
+    assert fresh == [False, False, True, False, False, True]     # ticks 3 and 6 refresh
+    assert not seen_tables[2].requires_grad
+    assert not torch.allclose(seen_tables[2], refresh(model))    # stale by then
+    restored = StaleItemTable(every=3)
+    restored.load_state_dict(table.state_dict())
+    assert restored.steps == 7 and restored.tick(model) is table.vectors   # tick 7: held

@@ -127,11 +127,15 @@ def test_easy_negative_clusters_follow_the_stated_distribution():
     assert got[near] > got[far]
 
 
-def test_sparse_id_embeddings_learn_and_resume_exactly(tmp_path, monkeypatch):
+@pytest.mark.parametrize("variant", [{"sampler": "esans"},
+                                     {"sampler": "dns", "selection_table_every": 4}])
+def test_sparse_id_embeddings_learn_and_resume_exactly(tmp_path, monkeypatch, variant):
     """Lazy SparseAdam on the id tables (the scale path) learns like dense Adam, and a run
-    resumed from its mid-epoch checkpoint ends on the same weights as an uninterrupted one."""
+    resumed from its mid-epoch checkpoint ends on the same weights as an uninterrupted one
+    (with a stale selection table too: its vectors and refresh phase are in the checkpoint;
+    checkpoints every 5 steps, refreshes every 4: the resume is mid-interval)."""
     data = tiny_data()
-    kw = dict(sampler="esans", epochs=3, batch_size=32, dim=16, history_len=5, threads=1,
+    kw = dict(**variant, epochs=3, batch_size=32, dim=16, history_len=5, threads=1,
               checkpoint_every=5, checkpoint_min_seconds=0)
     sparse = train(TrainParams(sparse_ids=True, **kw), data, seed=0, log=lambda s: None)
     dense = train(TrainParams(sparse_ids=False, **kw), data, seed=0, log=lambda s: None)
