@@ -383,9 +383,9 @@ def summarise(runs: list[dict]) -> dict:
     return out
 
 
-BASELINES = ("uniform", "popularity", "mixed", "dns")
+BASELINES = ("uniform", "popularity", "mixed", "dns", "dns-table")
 # Baselines whose budget is the row's own negatives; mixed's is its shared pool (~B + 512 a row)
-PER_ROW = ("uniform", "popularity", "dns")
+PER_ROW = ("uniform", "popularity", "dns", "dns-table")
 
 
 def lifts(summary: dict, config: str, baselines: tuple[str, ...] = BASELINES) -> list[dict]:
