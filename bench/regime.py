@@ -399,8 +399,11 @@ def lifts(summary: dict, config: str, baselines: tuple[str, ...] = BASELINES) ->
             if "mixed" not in baselines and configs(b).get(config, {}).get("pool") == "mixed":
                 continue
             got = summary.get(f"{d}|{b}|{config}")
-            base = [summary.get(f"{d}|{b}|{n}") or summary.get(f"{d}|{budgets[0]}|{n}")
-                    for n in baselines]
+            # mixed runs once per dataset (its pool does not depend on the budget); every
+            # other baseline only at the same budget
+            base = [summary.get(f"{d}|{b}|{n}") or (
+                summary.get(f"{d}|{budgets[0]}|{n}") if n == "mixed" else None)
+                for n in baselines]
             base = [s for s in base if s]
             if not got or not base:
                 continue
