@@ -421,8 +421,8 @@ def lifts(summary: dict, config: str, baselines: tuple[str, ...] = BASELINES) ->
 def markdown(summary: dict, ratios: dict, bests: list[str]) -> str:
     lines = ["Test metrics (mean ± std over seeds; n = runs). Budget = real negatives per "
              "positive (mixed: its shared pool of B in-batch + 512 uniform, whatever the "
-             "budget). Step = median step time (+ a stale table's refreshes, amortised) / uniform's, "
-             "alternating steps in one process. "
+             "budget). Step = median step time (+ a stale table's refreshes, amortised) / "
+             "uniform's, alternating steps in one process. "
              "FN rate: share of sampled real negatives that are the user's held-out (valid/test)"
              " items; hard / easy: among MSAC's same-level-1 draws / the others (runs that "
              "recorded it).",

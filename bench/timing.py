@@ -55,7 +55,7 @@ def alternating_step_times(arms: dict[str, TrainParams], data: TrainData, steps:
             table = None
             if stale is not None:
                 t0 = time.perf_counter()
-                due = stale.vectors is None or stale.steps % stale.every == 0
+                due = stale.due
                 table = stale.tick(model)
                 if due:  # warm-up's first refresh included: the amortised cost errs high
                     out[name]["refresh_s"].append(time.perf_counter() - t0)

@@ -27,9 +27,14 @@ class StaleItemTable:
         self.steps = 0                             # ticks so far
         self.vectors: torch.Tensor | None = None   # (n_items, d), no gradient
 
+    @property
+    def due(self) -> bool:
+        """Whether the next tick recomputes the table: the first, and every ``every`` after."""
+        return self.vectors is None or self.steps % self.every == 0
+
     def tick(self, model: TwoTower) -> torch.Tensor:
-        """The table for this step: recomputed on the first tick and every ``every`` after."""
-        if self.vectors is None or self.steps % self.every == 0:
+        """The table for this step, recomputed first when ``due``."""
+        if self.due:
             self.vectors = refresh(model)
         self.steps += 1
         return self.vectors
