@@ -105,6 +105,13 @@ def configs(budget: int) -> dict[str, dict]:
                            "selection_table_every": 100},
         "esans-dns-table": {**paper, "hard_candidates": 4, "easy_candidates": 4,
                             "selection_table_every": 100},
+        # hard negatives weighted back towards their uniform share under logQ (issue 14,
+        # hypothesis 1): at 200k a hard draw's q is ~28x uniform's (2 of 8 slots over ~1,750
+        # of 200,000 items), so w = 28 corrects hard draws as if uniform, w = 8 halfway (log)
+        "esans-dns-table-hw8": {**paper, "hard_candidates": 4, "easy_candidates": 4,
+                                "selection_table_every": 100, "hard_weight": 8.0},
+        "esans-dns-table-hw28": {**paper, "hard_candidates": 4, "easy_candidates": 4,
+                                 "selection_table_every": 100, "hard_weight": 28.0},
         "esans-hist": {**paper, "hard_anchor": "history"},
         "esans-hist-dyn": {**paper, "hard_anchor": "history", "hard_candidates": 4},
         "esans-unif-easy": {**paper, "easy_temperature": 100.0},
