@@ -117,6 +117,8 @@ class SamplerTraits:
     hard: bool = False       # draws hard negatives (train.hard_* apply)
     logq: bool = False       # a known log q per id: can sit on a mixed pool (train.pool)
     edis: bool = False       # EDIS virtual negatives always on (train.edis adds them to others)
+    selects: bool = False    # always keeps a model-chosen subset of its candidates (hard
+    #                          samplers do too with more than one candidate a slot)
     per_row: str | None = "n_negatives"   # what sets the per-row draw count; None: a pool
     sampled: bool = True     # False: the full softmax (no negatives to mix)
 
@@ -128,8 +130,8 @@ SAMPLERS: dict[str, SamplerTraits] = {
     "popularity": SamplerTraits(logq=True),
     "inbatch": SamplerTraits(per_row=None),
     "mixed": SamplerTraits(per_row=None),
-    "dns": SamplerTraits(),
-    "mixgcf": SamplerTraits(),
+    "dns": SamplerTraits(selects=True),
+    "mixgcf": SamplerTraits(selects=True),
     "full": SamplerTraits(per_row=None, sampled=False),
 }
 Sampler = Literal[tuple(SAMPLERS)]  # type: ignore[valid-type]
@@ -210,6 +212,13 @@ class TrainParams(_Strict):
         """EDIS virtual negatives on: always for esans, on request for other sampled ones."""
         return self.traits.edis or (self.edis and self.traits.sampled)
 
+    @property
+    def selects(self) -> bool:
+        """Whether the model chooses which drawn candidates are kept (dns, mixgcf; esans/msac
+        with more than one candidate a slot), which a stale selection table can serve."""
+        return self.traits.selects or (
+            self.traits.hard and (self.hard_candidates > 1 or self.easy_candidates > 1))
+
 
 class IndexParams(_Strict):
     # The serving index for `esans recommend/similar`: exact inner product, or IVF-Flat for
@@ -274,12 +283,12 @@ class Params(_Strict):
                 raise ValueError(f"train.{key}: only "
                                  f"{'/'.join(n for n, s in SAMPLERS.items() if s.hard)} draw "
                                  f"hard negatives, not {t.sampler}")
-        selects = t.sampler in ("dns", "mixgcf") or (
-            t.traits.hard and (t.hard_candidates > 1 or t.easy_candidates > 1))
-        if t.selection_table_every and not selects:
+        if t.selection_table_every and not t.selects:
+            always = ", ".join(n for n, s in SAMPLERS.items() if s.selects)
+            hard = "/".join(n for n, s in SAMPLERS.items() if s.hard)
             raise ValueError(f"train.selection_table_every: {t.selection_table_every} needs a "
-                             "hard selection (dns, mixgcf, or esans/msac with hard_candidates "
-                             f"or easy_candidates > 1); {t.sampler} keeps every draw")
+                             f"hard selection ({always}, or {hard} with hard_candidates or "
+                             f"easy_candidates > 1); {t.sampler} keeps every draw")
         if self.promote.keep < self.promote.compare_last:
             raise ValueError(f"promote.keep: {self.promote.keep} is below promote.compare_last "
                              f"({self.promote.compare_last}); the gate needs those bundles")

@@ -173,7 +173,7 @@ def batch_loss(model: TwoTower, p: TrainParams, sampler: Sampler | None, seen: S
     # without autograd and only the kept ones go through the item tower with gradient (a
     # second, smaller call): a dropped one costs one forward and gets no gradient row, which
     # a lazy optimiser would otherwise update. With dense ids (small catalogues) the batch's
-    # table already holds most candidates: one pass with gradient is cheaper. With a stale
+    # vectors already hold most candidates: one pass with gradient is cheaper. With a stale
     # ``table`` the candidates are looked up there, not run through the tower at all.
     two_pass = select is not None and (model.item_id.sparse or table is not None)
     graph_cand = cand[:0] if two_pass else cand
@@ -181,7 +181,7 @@ def batch_loss(model: TwoTower, p: TrainParams, sampler: Sampler | None, seen: S
     uniq, inv = torch.unique(torch.cat([i, graph_cand, extra, h.clamp(min=0).reshape(-1)]),
                              return_inverse=True)
     vecs = model.item_vectors(uniq)                                         # item tower once
-    # Each part looks its rows up in the small table (backward: an index_add into it); slices
+    # Each part looks its rows up in ``vecs`` (backward: an index_add into it); slices
     # of one big lookup would each fill a zero gradient of the whole lookup.
     inv_i, inv_n, inv_p, inv_h = inv.split([b, len(graph_cand), len(extra), h.numel()])
     iv = vecs.index_select(0, inv_i)                                       # (B, d)

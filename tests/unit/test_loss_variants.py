@@ -14,7 +14,7 @@ from esans.sampling import edis
 from esans.sampling.mixed import MixedSampler
 from esans.sampling.msac import MSACSampler
 from esans.sampling.uniform import UniformSampler
-from esans.train import batch_loss, build_pool, build_sampler, train
+from esans.train import batch_loss, build_pool, build_sampler, selector, train
 from esans.data.history import Histories
 from esans.model.towers import TwoTower
 from esans.sampling.base import SeenItems
@@ -195,6 +195,18 @@ def test_variants_train_and_learn(variant):
 def test_contradictory_variant_params_are_rejected(train_params, key):
     with pytest.raises(ValueError, match=key):
         Params.model_validate({"train": train_params})
+
+
+@pytest.mark.parametrize("train_params", [
+    {"sampler": s} for s in ("uniform", "popularity", "inbatch", "mixed", "dns", "mixgcf")] + [
+    {"sampler": s, "hard_candidates": h, "easy_candidates": e}
+    for s in ("esans", "msac") for h, e in ((1, 1), (4, 1), (1, 4), (4, 4))])
+def test_the_config_knows_which_samplers_select_as_the_built_sampler_does(train_params):
+    """Config validation (a stale selection table needs a selection) and training (which
+    calls select) decide "does this sampler select" apart; they must agree."""
+    p = TrainParams(**train_params)
+    built = build_sampler(p, tiny_data())
+    assert p.selects == (selector(built) is not None)
 
 
 def test_without_the_own_level2_rule_hard_draws_cover_the_whole_level1_cluster():
