@@ -101,9 +101,11 @@ def configs(budget: int) -> dict[str, dict]:
         "dns-table": {"sampler": "dns", "n_negatives": budget, "pool_size": 4 * budget,
                       "selection_table_every": 100},
         # the baseline's own knob: a table refreshed every 1,000 steps (~1.6 refreshes an
-        # epoch at 200k) instead of 100
+        # epoch at 200k) or every 10 instead of 100
         "dns-table-n1000": {"sampler": "dns", "n_negatives": budget, "pool_size": 4 * budget,
                             "selection_table_every": 1000},
+        "dns-table-n10": {"sampler": "dns", "n_negatives": budget, "pool_size": 4 * budget,
+                          "selection_table_every": 10},
         "dns-edis-table": {"sampler": "dns", "n_negatives": budget, "pool_size": 4 * budget,
                            "edis": True, "edis_sources": budget - m_c,
                            "selection_table_every": 100},
@@ -394,9 +396,11 @@ def summarise(runs: list[dict]) -> dict:
     return out
 
 
-BASELINES = ("uniform", "popularity", "mixed", "dns", "dns-table", "dns-table-n1000")
+BASELINES = ("uniform", "popularity", "mixed", "dns", "dns-table", "dns-table-n1000",
+             "dns-table-n10")
 # Baselines whose budget is the row's own negatives; mixed's is its shared pool (~B + 512 a row)
-PER_ROW = ("uniform", "popularity", "dns", "dns-table", "dns-table-n1000")
+PER_ROW = ("uniform", "popularity", "dns", "dns-table", "dns-table-n1000",
+             "dns-table-n10")
 
 
 def lifts(summary: dict, config: str, baselines: tuple[str, ...] = BASELINES) -> list[dict]:
