@@ -73,6 +73,10 @@ def configs(budget: int) -> dict[str, dict]:
     m_c = max(1, budget // 4)
     paper = {"sampler": "esans", "m_c": m_c, "m_o": budget - m_c, "edis_sources": min(
         budget - m_c, 8), "hard_candidates": 1, "easy_candidates": 1}
+    dns_table = {"sampler": "dns", "n_negatives": budget, "pool_size": 4 * budget,
+                 "selection_table_every": 100}
+    esans_dns_table = {**paper, "hard_candidates": 4, "easy_candidates": 4,
+                       "selection_table_every": 100}
     return {
         "uniform": {"sampler": "uniform", "n_negatives": budget},
         "popularity": {"sampler": "popularity", "n_negatives": budget},
@@ -98,26 +102,20 @@ def configs(budget: int) -> dict[str, dict]:
                      "edis": True, "edis_sources": budget - m_c},
         # the same, scoring candidates against an item table refreshed every 100 steps
         # (StaleItemTable) instead of a tower forward per candidate
-        "dns-table": {"sampler": "dns", "n_negatives": budget, "pool_size": 4 * budget,
-                      "selection_table_every": 100},
+        "dns-table": dns_table,
         # the baseline's own knob: a table refreshed every 1,000 steps (~1.6 refreshes an
         # epoch at 200k) or every 10 instead of 100
-        "dns-table-n1000": {"sampler": "dns", "n_negatives": budget, "pool_size": 4 * budget,
-                            "selection_table_every": 1000},
-        "dns-table-n10": {"sampler": "dns", "n_negatives": budget, "pool_size": 4 * budget,
-                          "selection_table_every": 10},
+        "dns-table-n1000": {**dns_table, "selection_table_every": 1000},
+        "dns-table-n10": {**dns_table, "selection_table_every": 10},
         "dns-edis-table": {"sampler": "dns", "n_negatives": budget, "pool_size": 4 * budget,
                            "edis": True, "edis_sources": budget - m_c,
                            "selection_table_every": 100},
-        "esans-dns-table": {**paper, "hard_candidates": 4, "easy_candidates": 4,
-                            "selection_table_every": 100},
+        "esans-dns-table": esans_dns_table,
         # hard negatives weighted back towards their uniform share under logQ (issue 14,
-        # hypothesis 1): at 200k a hard draw's q is ~28x uniform's (2 of 8 slots over ~1,750
-        # of 200,000 items), so w = 28 corrects hard draws as if uniform, w = 8 halfway (log)
-        "esans-dns-table-hw8": {**paper, "hard_candidates": 4, "easy_candidates": 4,
-                                "selection_table_every": 100, "hard_weight": 8.0},
-        "esans-dns-table-hw28": {**paper, "hard_candidates": 4, "easy_candidates": 4,
-                                 "selection_table_every": 100, "hard_weight": 28.0},
+        # hypothesis 1): at 200k a hard draw's q is a median 29x uniform's (2 of 8 slots over
+        # ~1,700 of 200,000 items), so w = 28 corrects hard draws as if uniform, w = 8 halfway
+        "esans-dns-table-hw8": {**esans_dns_table, "hard_weight": 8.0},
+        "esans-dns-table-hw28": {**esans_dns_table, "hard_weight": 28.0},
         "esans-hist": {**paper, "hard_anchor": "history"},
         "esans-hist-dyn": {**paper, "hard_anchor": "history", "hard_candidates": 4},
         "esans-unif-easy": {**paper, "easy_temperature": 100.0},
