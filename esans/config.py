@@ -137,6 +137,11 @@ SAMPLERS: dict[str, SamplerTraits] = {
 Sampler = Literal[tuple(SAMPLERS)]  # type: ignore[valid-type]
 
 
+def samplers_with(trait: str, sep: str = ", ") -> str:
+    """The names of the samplers that have ``trait`` (for error messages)."""
+    return sep.join(n for n, s in SAMPLERS.items() if getattr(s, trait))
+
+
 class TrainParams(_Strict):
     # esans = msac + EDIS; full = full softmax over the catalogue (the reference).
     sampler: Sampler = "esans"
@@ -269,8 +274,7 @@ class Params(_Strict):
         t = self.train
         if t.pool != "none" and not t.traits.logq:
             raise ValueError(f"train.pool: {t.pool} needs a sampler with a tractable log q "
-                             f"({', '.join(n for n, s in SAMPLERS.items() if s.logq)}), "
-                             f"not {t.sampler}")
+                             f"({samplers_with('logq')}), not {t.sampler}")
         if t.edis and not t.traits.sampled:
             raise ValueError("train.edis: EDIS mixes sampled negatives; the full softmax "
                              "(train.sampler: full) has none")
@@ -280,14 +284,12 @@ class Params(_Strict):
         for key in ("hard_weight", "hard_candidates", "easy_candidates", "exclude_own_l2",
                     "hard_anchor"):
             if getattr(t, key) != TrainParams.model_fields[key].default and not t.traits.hard:
-                raise ValueError(f"train.{key}: only "
-                                 f"{'/'.join(n for n, s in SAMPLERS.items() if s.hard)} draw "
+                raise ValueError(f"train.{key}: only {samplers_with('hard', '/')} draw "
                                  f"hard negatives, not {t.sampler}")
         if t.selection_table_every and not t.selects:
-            always = ", ".join(n for n, s in SAMPLERS.items() if s.selects)
-            hard = "/".join(n for n, s in SAMPLERS.items() if s.hard)
             raise ValueError(f"train.selection_table_every: {t.selection_table_every} needs a "
-                             f"hard selection ({always}, or {hard} with hard_candidates or "
+                             f"hard selection ({samplers_with('selects')}, or "
+                             f"{samplers_with('hard', '/')} with hard_candidates or "
                              f"easy_candidates > 1); {t.sampler} keeps every draw")
         if self.promote.keep < self.promote.compare_last:
             raise ValueError(f"promote.keep: {self.promote.keep} is below promote.compare_last "
