@@ -82,7 +82,6 @@ class EncodeParams(_Strict):
 
 class BehaviourParams(_Strict):
     dim: int = Field(64, ge=2)
-    max_history: int = Field(200, ge=2)
 
 
 class FuseParams(_Strict):
@@ -237,7 +236,10 @@ class IndexParams(_Strict):
 class EvaluateParams(_Strict):
     # cut-offs K of Recall@K / NDCG@K: 1..200 (the top-N lists hold 200 items), no repeats
     ks: list[Annotated[int, Field(ge=1, le=200)]] = Field([20, 50, 100, 200], min_length=1)
-    batch_users: int = Field(1024, ge=1)
+    batch_users: int = Field(1024, ge=1)       # users ranked per block
+    # 0: every user with held-out items; N: a fixed sample of N of them per split (seeded by
+    # `seed`), for catalogues where ranking every user exactly is too slow (1M items)
+    users: int = Field(0, ge=0)
 
 
 class PromoteParams(_Strict):

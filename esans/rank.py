@@ -95,13 +95,14 @@ def score(top: np.ndarray, users: np.ndarray, held_users: np.ndarray, held_items
 @torch.inference_mode()
 def evaluate(model: TwoTower, users: np.ndarray, seen: Histories, history_len: int,
              held_users: np.ndarray, held_items: np.ndarray, ks: list[int], *,
-             item_vecs: torch.Tensor | None = None, index=None) -> tuple[dict, np.ndarray]:
+             item_vecs: torch.Tensor | None = None, index=None,
+             batch: int = 1024) -> tuple[dict, np.ndarray]:
     """The protocol end to end for ``users``: their vectors from their ``seen`` histories,
     the masked full-catalogue top-max(ks), and its metrics against the held-out pairs.
-    Item vectors default to the model's own; ``index`` ranks with faiss instead of torch.
-    Returns (metrics, top)."""
+    Item vectors default to the model's own; ``index`` ranks with faiss instead of torch;
+    ``batch`` users are ranked per block. Returns (metrics, top)."""
     items = model.all_items() if item_vecs is None else item_vecs
     uv = user_vectors(model, users, seen, history_len, items)
     top = topk(uv if index is None else uv.numpy(), users, seen, max(ks), item_vecs=items,
-               index=index)
+               index=index, batch=batch)
     return score(top, users, held_users, held_items, ks), top

@@ -16,22 +16,34 @@ from scipy.sparse.linalg import svds
 def ppmi_svd(user_idx: np.ndarray, item_idx: np.ndarray, n_users: int, n_items: int,
              dim: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Return ((n_items, dim) float32 L2-normalised vectors, (n_items,) bool has_behaviour)."""
-    x = sp.csr_matrix((np.ones(len(user_idx), np.float32), (user_idx, item_idx)),
+    # float64 from the start (counts are exact either way) and PPMI computed in place on the
+    # co-occurrence CSR, a chunk of entries at a time: at 1M items x 10M events the matrix
+    # holds ~250M pairs, and COO copies of it (row, col, data, mask, filtered copies) would
+    # multiply the stage's peak memory.
+    x = sp.csr_matrix((np.ones(len(user_idx), np.float64), (user_idx, item_idx)),
                       shape=(n_users, n_items))
     x.data[:] = 1.0  # binary even if a pair repeats
-    co = (x.T @ x).tocsr().astype(np.float64)
-    co.setdiag(0)
-    co.eliminate_zeros()
-    counts = np.asarray(co.sum(axis=1)).ravel()
+    co = (x.T @ x).tocsr()
+    del x
+    rows = np.repeat(np.arange(n_items, dtype=co.indices.dtype), np.diff(co.indptr))
+    co.data[rows == co.indices] = 0.0  # an item does not co-occur with itself
+    counts = np.bincount(rows, weights=co.data, minlength=n_items)
     total = counts.sum()
-    has = np.asarray(x.sum(axis=0)).ravel() > 0
+    has = np.zeros(n_items, bool)
+    has[item_idx] = True
     out = np.zeros((n_items, dim), np.float32)
     if total == 0:
         return out, has
-    coo = co.tocoo()
-    pmi = np.log(coo.data * total / (counts[coo.row] * counts[coo.col]))
-    keep = pmi > 0
-    ppmi = sp.csr_matrix((pmi[keep], (coo.row[keep], coo.col[keep])), shape=co.shape)
+    step = 1 << 24
+    for lo in range(0, co.nnz, step):
+        d = co.data[lo:lo + step]
+        live = d > 0
+        pmi = np.log(d[live] * total / (counts[rows[lo:lo + step][live]]
+                                        * counts[co.indices[lo:lo + step][live]]))
+        d[live] = np.where(pmi > 0, pmi, 0.0)
+    del rows
+    co.eliminate_zeros()  # the positive part: PPMI
+    ppmi = co
     k = min(dim, n_items - 2)
     rng = np.random.default_rng(seed)
     v0 = rng.standard_normal(n_items)

@@ -12,7 +12,6 @@ from esans.io import atomic_dir
 from esans.stages.common import split_table, write_report
 
 
-
 def behaviour(p: Params) -> dict:
     from esans.encode.behaviour import ppmi_svd
 

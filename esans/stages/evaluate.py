@@ -13,6 +13,13 @@ from esans.io import atomic_dir, atomic_path, read_npy, write_json
 from esans.stages.common import split_table, write_report
 
 
+def sample_users(users: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """``users`` (sorted, unique), or a fixed sorted sample of ``n`` of them when
+    0 < n < len(users): the same users on every run with the same seed and split."""
+    if not 0 < n < len(users):
+        return users
+    return np.sort(np.random.default_rng(seed).choice(users, n, replace=False))
+
 
 def evaluate(p: Params) -> dict:
     import faiss
@@ -34,10 +41,10 @@ def evaluate(p: Params) -> dict:
         seen_df = pl.concat(seen_parts).sort(["user_idx", "pos"])
         seen = Histories(seen_df["user_idx"].to_numpy(), seen_df["item_idx"].to_numpy(),
                          users_t.height)
-        users = np.unique(held["user_idx"].to_numpy())
+        users = sample_users(np.unique(held["user_idx"].to_numpy()), p.evaluate.users, p.seed)
         m, top = protocol(model, users, seen, meta["history_len"], held["user_idx"].to_numpy(),
                           held["item_idx"].to_numpy(), p.evaluate.ks, item_vecs=item_vecs,
-                          index=idx)
+                          index=idx, batch=p.evaluate.batch_users)
         metrics[name] = {k: round(v, 6) if isinstance(v, float) else v for k, v in m.items()}
         tops[name] = (users, top)
     users, top = tops["test"]

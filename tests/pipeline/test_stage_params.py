@@ -2,7 +2,8 @@
 or data change can never leave an output DVC calls up to date): every stage runs in-process on
 a copy of the built tiny project while reads of the config model's fields, and files opened
 for reading from Python (an audit hook; native readers such as polars' are not seen), are
-recorded."""
+recorded. And the other way round: every param is read by a stage, or by the one place
+named in READ_ELSEWHERE."""
 
 from __future__ import annotations
 
@@ -132,6 +133,26 @@ def _undeclared_reads(name: str, files: set[str], ws: Path) -> list[str]:
     return sorted(out)
 
 
+# Params no stage reads in the default tiny run, and where they are read instead.
+READ_ELSEWHERE = {
+    **{f"encode.dask.{k}": "flows/encode.py" for k in ("address", "shards", "workers")},
+    **{f"index.{k}": "esans/stages/index.py" for k in ("nlist", "nprobe")},  # serving: ivf
+    **{f"promote.{k}": "esans/cli.py"
+       for k in ("compare_last", "keep", "max_recall_drop", "metric")},      # esans promote
+}
+
+
+def _leaves(model: type[BaseModel], prefix: str = "") -> set[str]:
+    out = set()
+    for name, field in model.model_fields.items():
+        key = f"{prefix}{field.alias or name}"
+        if _leaf(model, name):
+            out.add(key)
+        else:
+            out |= _leaves(field.annotation, key + ".")
+    return out
+
+
 def _covered(k: str, declared: list[str]) -> bool:
     return any(k == d or k.startswith(d + ".") for d in declared)
 
@@ -144,7 +165,7 @@ def test_every_param_and_file_a_stage_reads_is_declared(built_project, tmp_path,
     ws = tmp_path / "ws"
     shutil.copytree(built_project, ws, symlinks=True)
     monkeypatch.chdir(ws)
-    problems, train_reads = [], set()
+    problems, train_reads, all_reads = [], set(), set()
     for name in dag.read(ws).order:
         p = config.load_params("params.yaml")
         reads.clear()
@@ -158,9 +179,17 @@ def test_every_param_and_file_a_stage_reads_is_declared(built_project, tmp_path,
         declared = [next(iter(e)) if isinstance(e, dict) else e
                     for e in STAGES[name].get("params", [])]
         train_reads |= reads if name == "train" else set()
+        all_reads |= reads
         missing = sorted(k for k in reads if not _covered(k, declared))
         if missing:
             problems.append(f"{name}: reads {missing}, declares {declared}")
     assert {"seed", "train.sampler", "train.lr", "train.m_o"} <= train_reads  # it records
     assert any(f.endswith("reports/validate.json") for f in file_reads)        # it records
     assert not problems, "\n".join(problems)
+    # and every param is read by something: a stage of this default run, or the one place
+    # named in READ_ELSEWHERE (a param nothing reads is a knob that silently does nothing)
+    for key in sorted(_leaves(config.Params) - all_reads):
+        where = READ_ELSEWHERE.get(key)
+        assert where, f"params.yaml key {key} is read by no stage and not in READ_ELSEWHERE"
+        attr = key.rsplit(".", 1)[1]
+        assert f".{attr}" in (ROOT / where).read_text(), f"{key}: {where} does not read it"
