@@ -25,6 +25,7 @@ import sys
 import time
 from pathlib import Path
 
+from regime import EVAL_USERS
 from scale import RSS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,6 +84,8 @@ def run(size: str, sampler: str, epochs: int, threads: int) -> dict:
             "data.files.items": str(raw / "items"), "cluster.n_l1": max(2, n_items // 2000),
             "cluster.n_l2": 8, "train.sampler": sampler, "train.epochs": epochs,
             "train.patience": 2, "train.valid_users": 2000, "train.threads": threads}
+    if size == "1m":  # what README advises at this size: sampled final metrics, IVF serving
+        sets.update({"evaluate.users": EVAL_USERS, "index.serving": "ivf"})
     cmd = ["dvc", "exp", "run", "-n", f"{size}-{sampler}-e{epochs}", "--force"]
     for k, v in sets.items():
         cmd += ["-S", f"{k}={v}"]
@@ -103,7 +106,8 @@ def run(size: str, sampler: str, epochs: int, threads: int) -> dict:
     metrics = json.loads((work / "metrics.json").read_text())
     return {"size": size, "sampler": sampler, "epochs": epochs, "threads": threads,
             "n_items": n_items, "n_users": gen.get("n_users"),
-            "n_interactions": gen.get("n_interactions"), "wall_s": round(wall, 1),
+            "n_interactions": gen.get("n_interactions"),
+            "eval_users": sets.get("evaluate.users", "all"), "wall_s": round(wall, 1),
             "peak_rss_gb": round(peak_gb, 2), "stage_s": seconds,
             # DVC itself and the stages that keep no timings (source, validate, report)
             "other_s": round(wall - sum(seconds.values()), 1),
