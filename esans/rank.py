@@ -82,6 +82,14 @@ def _topk_index(index, user_vecs: np.ndarray, users: np.ndarray, seen: Histories
     return out
 
 
+def sample_users(users: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """``users`` (sorted, unique), or a fixed sorted sample of ``n`` of them when
+    0 < n < len(users): the same users on every run with the same seed and split."""
+    if not 0 < n < len(users):
+        return users
+    return np.sort(np.random.default_rng(seed).choice(users, n, replace=False))
+
+
 def score(top: np.ndarray, users: np.ndarray, held_users: np.ndarray, held_items: np.ndarray,
           ks: list[int]) -> dict[str, float]:
     """Recall@K / NDCG@K of ``top`` (one row per entry of ``users``) against the held-out

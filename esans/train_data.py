@@ -19,6 +19,7 @@ def load_train_data(root: str | Path, p: Params):
     """``TrainData`` for ``p`` from the project at ``root`` (its split, fuse and cluster
     outputs). With ``train.valid_users`` > 0, early stopping scores a fixed sample of the
     validation users (drawn with ``seed``)."""
+    from esans.rank import sample_users
     from esans.train import TrainData
 
     root = Path(root)
@@ -32,8 +33,8 @@ def load_train_data(root: str | Path, p: Params):
               "centroids1": read_npy(root / paths.CLUSTER / "centroids1.npy")}
     vu = valid["user_idx"].to_numpy()
     users = np.unique(vu)
-    if 0 < p.train.valid_users < len(users):  # a fixed sample: same users every epoch
-        keep = np.random.default_rng(p.seed).choice(users, p.train.valid_users, replace=False)
+    keep = sample_users(users, p.train.valid_users, p.seed)  # the same users every epoch
+    if len(keep) < len(users):
         valid = valid.filter(pl.Series(np.isin(vu, keep)))
     return TrainData(
         n_users=split["users"].height, n_items=split["items"].height,

@@ -13,14 +13,6 @@ from esans.io import atomic_dir, atomic_path, read_npy, write_json
 from esans.stages.common import split_table, write_report
 
 
-def sample_users(users: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """``users`` (sorted, unique), or a fixed sorted sample of ``n`` of them when
-    0 < n < len(users): the same users on every run with the same seed and split."""
-    if not 0 < n < len(users):
-        return users
-    return np.sort(np.random.default_rng(seed).choice(users, n, replace=False))
-
-
 def evaluate(p: Params) -> dict:
     import faiss
     import torch
@@ -28,6 +20,7 @@ def evaluate(p: Params) -> dict:
     from esans.data.history import Histories
     from esans.model.towers import load
     from esans.rank import evaluate as protocol
+    from esans.rank import sample_users
 
     t0 = time.perf_counter()
     torch.set_num_threads(p.train.threads)
