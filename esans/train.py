@@ -291,7 +291,9 @@ def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None]
     The loop composes small parts: ``batch_loss`` (one batch's negatives and loss),
     ``optimiser_step`` (with gradient averaging across ranks), ``EarlyStopping`` (best epoch's
     weights, patience) and ``Checkpoint``: with ``checkpoint``, the full training state is
-    saved every ``p.checkpoint_every`` steps (at most one per ``p.checkpoint_min_seconds``),
+    saved every ``p.checkpoint_every`` steps (at most one per ``p.checkpoint_min_seconds``, and
+    saving at most ``p.checkpoint_max_overhead`` of the time; the fixed item content, part of
+    ``key``, is not saved),
     and a run with the same ``key`` (params + data) resumes from it and ends exactly where an
     uninterrupted run would.
 
@@ -308,8 +310,8 @@ def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None]
     if world.active:
         gen = torch.Generator().manual_seed(seed + 7919 * (world.rank + 1))
         checkpoint, progress = None, progress and world.is_main
-    ckpt = (Checkpoint(checkpoint, key, p.checkpoint_every, p.checkpoint_min_seconds)
-            if checkpoint is not None else None)
+    ckpt = (Checkpoint(checkpoint, key, p.checkpoint_every, p.checkpoint_min_seconds,
+                       p.checkpoint_max_overhead) if checkpoint is not None else None)
     local_bs = max(1, p.batch_size // world.size)
     sparse = p.sparse_ids if isinstance(p.sparse_ids, bool) else data.n_items >= 100_000
     model = TwoTower(torch.from_numpy(data.content), data.n_users, p.dim, p.history_len, sparse)
@@ -327,12 +329,12 @@ def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None]
     pos_t = torch.from_numpy(data.train_pos.astype(np.int64))
     n = len(users_t)
     result = TrainResult(model=model)
-    stopping, fns = EarlyStopping(p.patience), FalseNegatives()
+    stopping, fns = EarlyStopping(p.patience, fixed=TwoTower.FIXED), FalseNegatives()
     step_times, sample_times = [], []
     start_epoch, start_step, perm, losses, step = 1, 0, None, [], 0
     saved = ckpt.load() if ckpt is not None else None
     if saved is not None:
-        model.load_state_dict(saved["model"])
+        model.load_state_dict({**model.state_dict(), **saved["model"]})
         for o, state in zip(opts, saved["opt"], strict=True):
             o.load_state_dict(state)
         gen.set_state(saved["gen"])
@@ -352,7 +354,9 @@ def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None]
                       disable=not progress):
             step += 1
             if ckpt is not None and ckpt.due(step):
-                ckpt.save({"model": model.state_dict(), "opt": [o.state_dict() for o in opts],
+                weights = {k: w for k, w in model.state_dict().items()
+                           if k not in TwoTower.FIXED}
+                ckpt.save({"model": weights, "opt": [o.state_dict() for o in opts],
                            "gen": gen.get_state(), "epoch": epoch, "next": s, "perm": perm,
                            "losses": losses, "history": result.history,
                            "stopping": stopping.state_dict(),

@@ -18,6 +18,8 @@ from torch import nn
 
 
 class TwoTower(nn.Module):
+    FIXED = ("content",)  # state entries training never changes (checkpoints skip them)
+
     def __init__(self, content: torch.Tensor, n_users: int, dim: int, history_len: int,
                  sparse_ids: bool = False) -> None:
         super().__init__()

@@ -21,7 +21,8 @@ def workspace(built_project, tmp_path):
     dest = tmp_path / "ws"
     shutil.copytree(built_project, dest, symlinks=True)
     params = yaml.safe_load((dest / "params.yaml").read_text())
-    params["train"].update(checkpoint_every=3, checkpoint_min_seconds=0, epochs=3, patience=5)
+    params["train"].update(checkpoint_every=3, checkpoint_min_seconds=0,
+                           checkpoint_max_overhead=1, epochs=3, patience=5)
     (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return dest
 

@@ -136,7 +136,7 @@ def test_sparse_id_embeddings_learn_and_resume_exactly(tmp_path, monkeypatch, va
     checkpoints every 5 steps, refreshes every 4: the resume is mid-interval)."""
     data = tiny_data()
     kw = dict(**variant, epochs=3, batch_size=32, dim=16, history_len=5, threads=1,
-              checkpoint_every=5, checkpoint_min_seconds=0)
+              checkpoint_every=5, checkpoint_min_seconds=0, checkpoint_max_overhead=1)
     sparse = train(TrainParams(sparse_ids=True, **kw), data, seed=0, log=lambda s: None)
     dense = train(TrainParams(sparse_ids=False, **kw), data, seed=0, log=lambda s: None)
     assert sparse.model.item_id.sparse and not dense.model.item_id.sparse
@@ -187,3 +187,40 @@ def test_checkpoints_come_every_n_steps_but_at_most_once_per_min_seconds(tmp_pat
     assert c.load()["step"] == 60
     every = ck.Checkpoint(tmp_path / "d.pt", "k", every=5)        # min_seconds 0: every 5
     assert [s for s in range(1, 21) if every.due(s)] == [5, 10, 15, 20]
+
+
+def test_slow_checkpoints_wait_until_saving_is_at_most_max_overhead_of_the_time(tmp_path,
+                                                                                 monkeypatch):
+    """A save that took d seconds makes the next one wait d / max_overhead (a 1M-item state
+    takes seconds to write): with 2 s steps, due every 5 steps, a 10 s save and 5% overhead
+    the saves are 200 s (100 steps) apart, not min_seconds'; saves taking no time fall back to
+    min_seconds, and so do slow saves at max_overhead 1."""
+    from esans import checkpoint as ck
+
+    clock = [0.0]
+    monkeypatch.setattr(ck.time, "monotonic", lambda: clock[0])
+    real_save = torch.save
+
+    def slow_save(obj, f):
+        clock[0] += 10.0
+        real_save(obj, f)
+
+    monkeypatch.setattr(ck.torch, "save", slow_save)
+    c = ck.Checkpoint(tmp_path / "c.pt", "k", every=5, min_seconds=30.0, max_overhead=0.05)
+    saved = []
+    for step in range(1, 301):
+        clock[0] += 2.0
+        if c.due(step):
+            c.save({"step": step})
+            saved.append(step)
+    assert saved == [15, 115, 215]                        # 30 s, then (2 s x 100) apart
+    assert c.cost == 10.0
+    for overhead in (1.0, 0.05):  # 1: no limit; saves that take no time: min_seconds rules
+        monkeypatch.setattr(ck.torch, "save", slow_save if overhead == 1.0 else real_save)
+        c, saved = ck.Checkpoint(tmp_path / "d.pt", "k", 5, 30.0, overhead), []
+        for step in range(1, 61):
+            clock[0] += 2.0
+            if c.due(step):
+                c.save({"step": step})
+                saved.append(step)
+        assert saved == [15, 30, 45, 60], overhead       # 30 s apart (from a save's end)
