@@ -1,8 +1,10 @@
 """An incremental per-item embedding cache.
 
 Each vector is stored under sha256(model fingerprint, preprocessing params, item content).
-Re-running after one item's text changes re-encodes that item only; changing the model or a
-preprocessing parameter changes every key, so everything is re-encoded. The cache is
+Re-running after one item's text changes re-encodes that item only; changing the model, a
+preprocessing parameter or the version of a library the encoders compute with (``LIBRARIES``:
+another torch build gives other low bits) changes every key, so everything is re-encoded and
+a catalogue's vectors never mix two builds. The cache is
 content-addressed across runs (one parquet file per modality, written atomically): a run's
 entries come first, then earlier runs' entries, most recent first, up to ``MAX_ENTRIES`` (never
 fewer than the run's own), so switching back to an earlier catalogue or model is a cache hit.
@@ -15,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -23,13 +26,28 @@ import polars as pl
 from esans.io import atomic_path
 
 MAX_ENTRIES = 200_000     # per modality, beyond the current run's own entries
+# what the encoders' arithmetic and preprocessing run on
+LIBRARIES = ("torch", "transformers", "tokenizers", "pillow", "numpy",
+             "efficientnet-lite-pytorch")
+
+
+def library_versions() -> dict[str, str]:
+    """Installed version of each of ``LIBRARIES`` ("absent" where it is not installed)."""
+    out = {}
+    for name in LIBRARIES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "absent"
+    return out
 
 
 def fingerprint(model: str, resolved: str | Path, **preprocessing: object) -> str:
-    """Identify a model + preprocessing: its name, and for a local folder its config bytes
-    and weight file sizes (so a re-saved model with new weights gets new keys)."""
-    h = hashlib.sha256(json.dumps({"model": model, **preprocessing}, sort_keys=True,
-                                  default=str).encode())
+    """Identify a model + preprocessing: its name, the encoders' library versions, and for a
+    local folder its config bytes and weight file sizes (so a re-saved model with new weights
+    gets new keys)."""
+    h = hashlib.sha256(json.dumps({"model": model, "libraries": library_versions(),
+                                   **preprocessing}, sort_keys=True, default=str).encode())
     path = Path(resolved)
     if path.is_dir():
         for f in sorted(path.iterdir()):

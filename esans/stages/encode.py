@@ -90,7 +90,7 @@ def modalities(p: Params, items: pl.DataFrame, progress: bool = False) -> list[M
 def encode(p: Params, progress: bool = True) -> dict:
     import torch
 
-    from esans.encode.cache import encode_cached
+    from esans.encode.cache import encode_cached, library_versions
 
     t0 = time.perf_counter()
     torch.set_num_threads(p.train.threads)
@@ -114,7 +114,8 @@ def encode(p: Params, progress: bool = True) -> dict:
     report = {"n_items": items.height, "text_dim": int(tv.shape[1]), "image_dim": int(iv.shape[1]),
               "text_model": tp.model, "image_model": ip.model,
               "text_encoded": n_text, "text_cached": items.height - n_text,
-              "image_encoded": n_image, "image_status": dict(Counter(status))}
+              "image_encoded": n_image, "image_status": dict(Counter(status)),
+              "libraries": library_versions()}
     log.info("encode: %d texts and %d images encoded, the rest from the cache", n_text, n_image)
     report = write_report("encode", report, t0, text_seconds=round(t_text, 3),
                           image_seconds=round(time.perf_counter() - t0 - t_text, 3))

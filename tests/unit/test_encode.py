@@ -4,6 +4,7 @@ the image loading policy, and the incremental cache."""
 import json
 import os
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -108,6 +109,7 @@ def test_cache_reencodes_exactly_what_changed(models, tmp_path):
 
     first = ingest_encode()
     assert (first["text_encoded"], first["image_encoded"]) == (4, 4)
+    assert first["libraries"]["transformers"] == metadata.version("transformers")
     before = np.load(tmp_path / "data/encode/text.npy")
     assert ingest_encode()["text_encoded"] == 0                     # nothing changed
     texts[2] = "a brand new overview"
@@ -162,3 +164,32 @@ def test_cold_warm_and_half_warm_caches_give_byte_identical_vectors(tmp_path):
         assert n == 26 and got.tobytes() == cold.tobytes(), name
         warm, _, n = encode_cached(contents, "fp", half, fn)
         assert n == 0 and warm.tobytes() == cold.tobytes(), name
+
+
+def test_another_library_build_reencodes_everything(tmp_path, monkeypatch):
+    """Cached vectors are keyed by the encoders' library versions too: after a torch upgrade
+    every item is re-encoded (another build's low bits never mix into one catalogue), and
+    going back is a cache hit again."""
+    from esans.encode import cache
+
+    real = cache.metadata.version
+    contents = ["space chef", "river noir", None]
+    calls = []
+
+    def fn(rows):
+        calls.append(list(rows))
+        return np.ones((len(rows), 2), np.float32), ["ok"] * len(rows)
+
+    def fp():
+        return cache.fingerprint("m", tmp_path / "absent-model", max_length=8)
+
+    versions = cache.library_versions()
+    assert set(versions) == set(cache.LIBRARIES) and versions["torch"] == real("torch")
+    cache.encode_cached(contents, fp(), tmp_path / "c.parquet", fn)
+    cache.encode_cached(contents, fp(), tmp_path / "c.parquet", fn)
+    monkeypatch.setattr(cache.metadata, "version",
+                        lambda name: "9.9.9" if name == "torch" else real(name))
+    cache.encode_cached(contents, fp(), tmp_path / "c.parquet", fn)
+    monkeypatch.setattr(cache.metadata, "version", real)
+    cache.encode_cached(contents, fp(), tmp_path / "c.parquet", fn)
+    assert calls == [[0, 1], [0, 1]]           # cold, warm, new torch: all again, back: warm
