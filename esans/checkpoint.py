@@ -4,7 +4,7 @@ A checkpoint is one file, written atomically every ``every`` steps, holding what
 loop hands it (model, optimisers, RNG, position in the epoch, early-stopping state, counters).
 A due step is skipped while fewer than ``min_seconds`` have passed since the last save, or
 while saving would take more than ``max_overhead`` of the time: after a save that took d
-seconds the next waits d / max_overhead. At a million items a save writes ~1.3 GB (id tables
+seconds the next waits d / max_overhead. At a million items a save writes ~1.2 GB (id tables
 and their Adam moments) and took 7 to 33 s on this project's 2-core machine; at a fixed 30 s
 apart that was a third of the epoch. It is read back only if its ``key`` (train params
 + seed + input arrays) and format match, so a changed run never resumes a stale state, and an

@@ -201,7 +201,7 @@ class TrainParams(_Strict):
     # (a save costs about a second at 200k items; 0: every checkpoint_every steps)
     checkpoint_min_seconds: float = Field(30.0, ge=0)
     # ... and while the last save's time would exceed this share of the wall time since it
-    # (a save that took 10 s waits 200 s at 0.05; a 1M-item checkpoint is ~1.3 GB; 1: off)
+    # (a save that took 10 s waits 200 s at 0.05; a 1M-item checkpoint is ~1.2 GB; 1: off)
     checkpoint_max_overhead: float = Field(0.05, gt=0, le=1)
     # Id embeddings with sparse gradients and a lazy (row-wise) Adam: a step costs what the
     # batch touches, not the table size. "auto": on from 100k items.

@@ -329,12 +329,12 @@ def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None]
     pos_t = torch.from_numpy(data.train_pos.astype(np.int64))
     n = len(users_t)
     result = TrainResult(model=model)
-    stopping, fns = EarlyStopping(p.patience, fixed=TwoTower.FIXED), FalseNegatives()
+    stopping, fns = EarlyStopping(p.patience), FalseNegatives()
     step_times, sample_times = [], []
     start_epoch, start_step, perm, losses, step = 1, 0, None, [], 0
     saved = ckpt.load() if ckpt is not None else None
     if saved is not None:
-        model.load_state_dict({**model.state_dict(), **saved["model"]})
+        model.load_trained_state(saved["model"])
         for o, state in zip(opts, saved["opt"], strict=True):
             o.load_state_dict(state)
         gen.set_state(saved["gen"])
@@ -354,9 +354,7 @@ def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None]
                       disable=not progress):
             step += 1
             if ckpt is not None and ckpt.due(step):
-                weights = {k: w for k, w in model.state_dict().items()
-                           if k not in TwoTower.FIXED}
-                ckpt.save({"model": weights, "opt": [o.state_dict() for o in opts],
+                ckpt.save({"model": model.trained_state(), "opt": [o.state_dict() for o in opts],
                            "gen": gen.get_state(), "epoch": epoch, "next": s, "perm": perm,
                            "losses": losses, "history": result.history,
                            "stopping": stopping.state_dict(),
