@@ -187,7 +187,8 @@ def batch_loss(model: TwoTower, p: TrainParams, sampler: Sampler | None, seen: S
     iv = vecs.index_select(0, inv_i)                                       # (B, d)
     uv = model.users(u, h, vecs.index_select(0, inv_h).view(b, h.shape[1], -1))  # (B, d)
     ids, log_q, hard = neg.ids, neg.log_q, neg.hard
-    hit = (ids == i.unsqueeze(1)) | seen.contains(u, ids)                   # (B, m)
+    hit = (ids == i.unsqueeze(1)) | (                                       # (B, m)
+        neg.seen if neg.seen is not None else seen.contains(u, ids))
     if neg.masked is not None:
         hit = hit | neg.masked
     sel = None

@@ -8,7 +8,7 @@ Ids equal to the row's positive are dropped by the loss (accidental hits).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 import torch
@@ -29,6 +29,9 @@ class Negatives:
     # (B, m) bool: drawn, but kept out of the loss like an accidental hit (MSAC anchored on
     # a history item may reach the positive's own level-2 cluster); None: nothing masked.
     masked: torch.Tensor | None = None
+    # (B, m) bool: the sampler already looked the ids up in the users' train items (the same
+    # ``SeenItems`` as the loss's); None: the loss looks them up.
+    seen: torch.Tensor | None = None
 
 
 @dataclass(frozen=True)
@@ -160,16 +163,27 @@ def alias_draw(keep: torch.Tensor, alias: torch.Tensor, rows: torch.Tensor, shap
                        take2(alias, idx, k))
 
 
-def pick_unseen(cands: torch.Tensor, users: torch.Tensor,
-                seen: SeenItems | None) -> torch.Tensor:
-    """cands (B, m, R): R independent draws per slot -> (B, m), the first not in the user's
-    train items (the first draw if all R are seen; the loss then masks it).
+def pick_unseen(draw: Callable[[torch.Tensor], torch.Tensor], users: torch.Tensor,
+                seen: SeenItems | None, tries: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Each slot's first draw not in the user's train items, out of up to ``tries``
+    independent draws (the first draw if all are seen; the loss then masks it).
 
-    Equivalent to redrawing a seen negative up to R - 1 times, in one vectorised pass.
+    ``draw(rows)`` returns fresh candidates (len(rows), m) for those rows of the batch. Only
+    rows with a seen slot are drawn again, so a large catalogue (where almost no draw is
+    seen) pays for one draw and one lookup per slot. Returns the ids (B, m) and whether each
+    is still a train item of its user ((B, m) bool: the loss's mask, already looked up; None
+    without ``seen``).
     """
-    if seen is None or cands.shape[2] == 1:
-        return cands[:, :, 0]
-    b, m, r = cands.shape
-    ok = ~seen.contains(users, cands.reshape(b, m * r)).view(b, m, r)
-    first = ok.to(torch.int8).argmax(dim=2, keepdim=True)                   # 0 if none ok
-    return torch.gather(cands, 2, first).squeeze(2)
+    ids = draw(torch.arange(len(users)))
+    if seen is None:
+        return ids, None
+    bad = seen.contains(users, ids)
+    for _ in range(tries - 1):
+        rows = bad.any(1).nonzero().squeeze(1)
+        if len(rows) == 0:
+            break
+        new = draw(rows)
+        fix = bad[rows] & ~seen.contains(users[rows], new)
+        ids[rows] = torch.where(fix, new, ids[rows])
+        bad[rows] = bad[rows] & ~fix
+    return ids, bad

@@ -91,18 +91,20 @@ class MSACSampler:
         off = r + (r >= before).long() * skip.unsqueeze(1)
         hard = take(self.sorted_items, (self.l1_start[c].unsqueeze(1) + off).clamp(
             max=len(self.sorted_items) - 1))
-        return torch.where(pool > 0, hard, self._easy(c, n, gen))
+        empty = pool[:, 0] <= 0                   # c is all one level-2 cluster: easy draws
+        if bool(empty.any()):
+            hard[empty] = self._easy(c[empty], n, gen)
+        return hard
 
     def _draw(self, c: torch.Tensor, s: torch.Tensor, gen: torch.Generator,
               hard_c: torch.Tensor | None = None,
               hard_s: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, m_c * k + m_o * k_easy, tries): ``tries`` independent candidates per slot; hard ones
-        from ``hard_c`` minus ``hard_s`` (default: the positive's ``c`` minus ``s``)."""
-        b, t, h = len(c), self.tries, self.m_c * self.k
+        """(B, m_c * k + m_o * k_easy): one candidate per slot; hard ones from ``hard_c`` minus
+        ``hard_s`` (default: the positive's ``c`` minus ``s``), easy ones from other level-1
+        clusters than ``c``."""
         hc, hs = (c, s) if hard_c is None else (hard_c, hard_s)
-        parts = [self._hard(hc, hs, h * t, gen).view(b, h, t)] if self.m_c else []
-        e = self.m_o * self.k_easy
-        parts.append(self._easy(c, e * t, gen).view(b, e, t))
+        parts = [self._hard(hc, hs, self.m_c * self.k, gen)] if self.m_c else []
+        parts.append(self._easy(c, self.m_o * self.k_easy, gen))
         return torch.cat(parts, dim=1)
 
     def log_q(self, pos: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
@@ -141,17 +143,20 @@ class MSACSampler:
             empty = self.l1_size[self.l1[anchor]] - self.l2_size[self.l2[anchor]] * self.exclude
             anchor = torch.where(empty > 0, anchor, pos)
             ca, sa = self.l1[anchor], self.l2[anchor]
-            ids = pick_unseen(self._draw(c, s, gen, ca, sa), users, self.seen)
+            ids, seen = pick_unseen(lambda r: self._draw(c[r], s[r], gen, ca[r], sa[r]),
+                                    users, self.seen, self.tries)
             slot_hard = torch.arange(ids.shape[1]) < self.m_c * self.k
             return Negatives(ids, self.anchored_log_q(pos, anchor, ids),
                              hard=slot_hard & (take(self.l1, ids) == ca.unsqueeze(1)),
                              n_easy=self.m_o,
-                             masked=(take(self.l2, ids) == s.unsqueeze(1)) & self.exclude)
-        ids = pick_unseen(self._draw(c, s, gen), users, self.seen)
+                             masked=(take(self.l2, ids) == s.unsqueeze(1)) & self.exclude,
+                             seen=seen)
+        ids, seen = pick_unseen(lambda r: self._draw(c[r], s[r], gen), users, self.seen,
+                                self.tries)
         # every candidate comes from outside s (hard pool, or easy draws from other level-1
         # clusters), so the drawn ids' log q is finite
         return Negatives(ids, self.log_q(pos, ids), hard=take(self.l1, ids) == c.unsqueeze(1),
-                         n_easy=self.m_o)
+                         n_easy=self.m_o, seen=seen)
 
     @property
     def selects(self) -> bool:

@@ -23,10 +23,12 @@ class PopularitySampler:
 
     def sample(self, users: torch.Tensor, pos: torch.Tensor,
                gen: torch.Generator) -> Negatives:
-        rows = torch.zeros(len(pos), dtype=torch.long)  # one distribution for every row
-        cands = alias_draw(self.keep, self.alias, rows, (len(pos), self.n_neg, self.tries), gen)
-        ids = pick_unseen(cands, users, self.seen)
-        return Negatives(ids, self.log_q(pos, ids))
+        def draw(rows: torch.Tensor) -> torch.Tensor:   # one distribution for every row
+            return alias_draw(self.keep, self.alias, torch.zeros_like(rows),
+                              (len(rows), self.n_neg), gen)
+
+        ids, seen = pick_unseen(draw, users, self.seen, self.tries)
+        return Negatives(ids, self.log_q(pos, ids), seen=seen)
 
     def log_q(self, pos: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
         """Log expected count of each id (B, m) in a row's draw."""

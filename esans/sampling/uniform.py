@@ -18,10 +18,10 @@ class UniformSampler:
 
     def sample(self, users: torch.Tensor, pos: torch.Tensor,
                gen: torch.Generator) -> Negatives:
-        shape = (len(pos), self.n_neg)
-        cands = torch.randint(self.n_items, (*shape, self.tries), generator=gen)
-        ids = pick_unseen(cands, users, self.seen)
-        return Negatives(ids, self.log_q(pos, ids))
+        ids, seen = pick_unseen(
+            lambda rows: torch.randint(self.n_items, (len(rows), self.n_neg), generator=gen),
+            users, self.seen, self.tries)
+        return Negatives(ids, self.log_q(pos, ids), seen=seen)
 
     def log_q(self, pos: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
         """Log expected count of each id (B, m) in a row's draw."""

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from esans.cluster.msac import msac
 from esans.sampling import edis
-from esans.sampling.base import SeenItems, take, take2
+from esans.sampling.base import SeenItems, pick_unseen, take, take2
 from esans.sampling.msac import MSACSampler
 from esans.sampling.uniform import UniformSampler
 
@@ -81,8 +81,29 @@ def test_uniform_redraws_seen_items():
     neg = UniformSampler(10, 5, seen).sample(torch.zeros(200, dtype=torch.long),
                                              torch.zeros(200, dtype=torch.long),
                                              torch.Generator().manual_seed(0))
-    # Only item 9 is unseen; 4 redraw rounds leave few seen (prob 0.9^5 each)
-    assert (neg.ids == 9).float().mean() > 0.3
+    # Only item 9 is unseen: a slot keeps a seen item if all 4 draws are seen (0.9^4)
+    assert abs((neg.ids == 9).float().mean() - (1 - 0.9 ** 4)) < 0.05
+    assert torch.equal(neg.seen, neg.ids != 9)
+
+
+def test_pick_unseen_draws_again_only_rows_with_a_seen_slot():
+    seen = SeenItems(np.zeros(9, int), np.arange(9), 10)   # user 0 saw 0..8; user 1 nothing
+    users = torch.tensor([0, 1]).repeat_interleave(2000)
+    gen, draws = torch.Generator().manual_seed(0), []
+
+    def draw(rows):
+        draws.append((rows.clone(), torch.randint(10, (len(rows), 3), generator=gen)))
+        return draws[-1][1].clone()
+
+    ids, still = pick_unseen(draw, users, seen, tries=4)
+    assert len(draws) == 4 and torch.equal(draws[0][0], torch.arange(4000))
+    assert all(bool((users[rows] == 0).all()) for rows, _ in draws[1:])  # user 1: drawn once
+    assert torch.equal(still, seen.contains(users, ids))
+    assert torch.equal(ids[still], draws[0][1][still])       # all 4 seen: the first draw
+    u0, u1 = ids[:2000], ids[2000:]
+    assert abs((u0 == 9).float().mean() - (1 - 0.9 ** 4)) < 0.03    # sd 0.006 over 6,000
+    assert torch.equal(u1, draws[0][1][2000:])                       # user 1's first draw
+    assert torch.bincount(u1.reshape(-1), minlength=10).min() > 450  # ~600 each
 
 
 @given(st.integers(1, 40), st.integers(1, 9), st.lists(st.integers(1, 5), min_size=0,
