@@ -313,8 +313,7 @@ def step_ratios(dataset: str, budget: int, names: list[str], threads: int,
     torch.set_num_threads(threads)
     arms = {n: train_params(dataset, configs(budget)[n], threads)
             for n in ["uniform", *[n for n in names if n != "uniform"]]}
-    t = alternating_step_times(arms, data, steps, warmup=5,
-                               sparse_ids=data.n_items >= 100_000)
+    t = alternating_step_times(arms, data, steps, warmup=5)   # sparse ids as training
     # median step + a stale table's refreshes amortised over the steps between them
     med = {n: float(np.median(v["step_s"])) + (float(np.mean(v["refresh_s"])) / arms[
         n].selection_table_every if v["refresh_s"] else 0.0) for n, v in t.items()}

@@ -21,14 +21,19 @@ from esans.model.stale_table import StaleItemTable
 from esans.model.towers import TwoTower
 from esans.sampling.base import SeenItems
 from esans.train import (TrainData, batch_loss, build_sampler, optimiser_step, optimizers,
-                         selector)
+                         selector, uses_sparse_ids)
 
 
 def alternating_step_times(arms: dict[str, TrainParams], data: TrainData, steps: int,
-                           warmup: int, sparse_ids: bool = False
+                           warmup: int, sparse_ids: bool | None = None
                            ) -> dict[str, dict[str, list[float]]]:
     """{arm: {"step_s": [...], "sample_s": [...], "refresh_s": [...]}} over ``steps`` timed
-    steps after ``warmup`` untimed ones; batch size and history length from the first arm."""
+    steps after ``warmup`` untimed ones; batch size and history length from the first arm;
+    sparse id embeddings as training would use them (the first arm's ``sparse_ids``) unless
+    ``sparse_ids`` says."""
+    first = next(iter(arms.values()))
+    if sparse_ids is None:
+        sparse_ids = uses_sparse_ids(first, data.n_items)
     seen = SeenItems(data.train_users, data.train_items, data.n_items)
     hist = Histories(data.train_users, data.train_items, data.n_users)
     setup = {}
@@ -41,7 +46,6 @@ def alternating_step_times(arms: dict[str, TrainParams], data: TrainData, steps:
                  if tp.selection_table_every and selector(sampler) is not None else None)
         setup[name] = (tp, model, optimizers(model, tp, sparse_ids), sampler,
                        torch.Generator().manual_seed(0), stale)
-    first = next(iter(arms.values()))
     out = {n: {"step_s": [], "sample_s": [], "refresh_s": []} for n in arms}
     g = torch.Generator().manual_seed(1)
     users, items, pos = (torch.from_numpy(np.asarray(x, np.int64))

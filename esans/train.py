@@ -239,6 +239,12 @@ def batch_loss(model: TwoTower, p: TrainParams, sampler: Sampler | None, seen: S
     return loss, info
 
 
+def uses_sparse_ids(p: TrainParams, n_items: int) -> bool:
+    """Whether id embeddings train with sparse gradients and a lazy Adam: ``p.sparse_ids``,
+    or from 100k items where it is ``auto``."""
+    return p.sparse_ids if isinstance(p.sparse_ids, bool) else n_items >= 100_000
+
+
 def optimizers(model: TwoTower, p: TrainParams, sparse: bool) -> list[torch.optim.Optimizer]:
     """Adam; with sparse id embeddings, a lazy Adam for them (RowAdam: it updates only the rows a
     batch touched; weight decay applies to the dense weights only)."""
@@ -314,7 +320,7 @@ def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None]
     ckpt = (Checkpoint(checkpoint, key, p.checkpoint_every, p.checkpoint_min_seconds,
                        p.checkpoint_max_overhead) if checkpoint is not None else None)
     local_bs = max(1, p.batch_size // world.size)
-    sparse = p.sparse_ids if isinstance(p.sparse_ids, bool) else data.n_items >= 100_000
+    sparse = uses_sparse_ids(p, data.n_items)
     model = TwoTower(torch.from_numpy(data.content), data.n_users, p.dim, p.history_len, sparse)
     opts = optimizers(model, p, sparse)
     sampler = build_sampler(p, data)
