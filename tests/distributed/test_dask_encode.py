@@ -2,20 +2,21 @@
 run's embeddings."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
 
-from tests.conftest import BIN, make_project, run
+from tests.conftest import BIN, run
 
 pytestmark = pytest.mark.slow
 
 
-def test_two_dask_workers_encode_what_the_serial_run_encodes(tmp_path, monkeypatch):
+def test_two_dask_workers_encode_what_the_serial_run_encodes(built_project, tmp_path,
+                                                             monkeypatch):
     monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect"))
-    p = make_project(tmp_path, {"encode": {"text": {"batch_size": 16},
-                                           "image": {"batch_size": 16}}})
-    run([str(BIN / "dvc"), "repro", "encode"], p, timeout=900)          # serial
+    p = tmp_path / "ws"
+    shutil.copytree(built_project, p, symlinks=True)                   # encoded serially
     serial = {m: np.load(p / f"data/encode/{m}.npy") for m in ("text", "image")}
     for f in (p / ".cache/encode").glob("*.parquet"):
         f.unlink()

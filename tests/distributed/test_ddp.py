@@ -1,11 +1,13 @@
 """Training under `torchrun --nproc_per_node 2` (gloo) matches the single-process run."""
 
 import json
+import shutil
 import socket
 
 import pytest
+import yaml
 
-from tests.conftest import BIN, make_project, run
+from tests.conftest import BIN, run
 
 pytestmark = pytest.mark.slow
 
@@ -25,10 +27,12 @@ def _train_and_evaluate(p, launcher: list[str]) -> dict:
 
 
 @pytest.mark.parametrize("sampler", ["esans", "inbatch"])
-def test_two_gloo_ranks_reach_the_single_process_metrics(tmp_path, sampler):
-    p = make_project(tmp_path, {"train": {"sampler": sampler, "epochs": 4, "patience": 4,
-                                          "threads": 1}})
-    run([str(BIN / "dvc"), "repro", "cluster"], p, timeout=900)
+def test_two_gloo_ranks_reach_the_single_process_metrics(built_project, tmp_path, sampler):
+    p = tmp_path / "ws"        # the shared build's stages up to cluster, another train section
+    shutil.copytree(built_project, p, symlinks=True)
+    params = yaml.safe_load((p / "params.yaml").read_text())
+    params["train"].update(sampler=sampler, epochs=4, patience=4, threads=1)
+    (p / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     single = _train_and_evaluate(p, [])
     ddp = _train_and_evaluate(p, [str(BIN / "torchrun"), "--nnodes", "1",
                                   "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
