@@ -41,7 +41,7 @@ def alternating_step_times(arms: dict[str, TrainParams], data: TrainData, steps:
         torch.manual_seed(0)
         model = TwoTower(torch.from_numpy(data.content), data.n_users, tp.dim, tp.history_len,
                          sparse_ids)
-        sampler = build_sampler(tp, data)
+        sampler = build_sampler(tp, data, seen)
         stale = (StaleItemTable(tp.selection_table_every)
                  if tp.selection_table_every and selector(sampler) is not None else None)
         setup[name] = (tp, model, optimizers(model, tp, sparse_ids), sampler,

@@ -69,9 +69,16 @@ class TrainResult:
     false_negative_rate_easy: float | None = None  # ... among the others
 
 
-def build_sampler(p: TrainParams, data: TrainData) -> Sampler | None:
-    """The real-negative sampler named by ``p.sampler``; None for the full softmax."""
-    seen = SeenItems(data.train_users, data.train_items, data.n_items)
+def build_sampler(p: TrainParams, data: TrainData,
+                  seen: SeenItems | None = None) -> Sampler | None:
+    """The real-negative sampler named by ``p.sampler``; None for the full softmax.
+
+    ``seen``: the users' train items, as the loss masks them (built from ``data`` if not
+    given). A sampler returns its lookup in them (``Negatives.seen``) and the loss trusts it,
+    so ``train`` passes the loss's own: one table, not two.
+    """
+    if seen is None:
+        seen = SeenItems(data.train_users, data.train_items, data.n_items)
     counts = np.bincount(data.train_items, minlength=data.n_items)
     n = p.n_negatives
     match p.sampler:
@@ -323,13 +330,13 @@ def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None]
     sparse = uses_sparse_ids(p, data.n_items)
     model = TwoTower(torch.from_numpy(data.content), data.n_users, p.dim, p.history_len, sparse)
     opts = optimizers(model, p, sparse)
-    sampler = build_sampler(p, data)
+    seen = SeenItems(data.train_users, data.train_items, data.n_items)
+    sampler = build_sampler(p, data, seen)
     pool = build_pool(p, data)
     stale = (StaleItemTable(p.selection_table_every)
              if p.selection_table_every and selector(sampler) is not None else None)
     if world.active and getattr(sampler, "name", "") in ("inbatch", "mixed"):
         sampler = distributed.GlobalBatchPool(sampler, world)
-    seen = SeenItems(data.train_users, data.train_items, data.n_items)
     hist = Histories(data.train_users, data.train_items, data.n_users)
     users_t = torch.from_numpy(data.train_users.astype(np.int64))
     items_t = torch.from_numpy(data.train_items.astype(np.int64))

@@ -74,6 +74,22 @@ def make_project(dest: Path, overrides: dict | None = None) -> Path:
     return dest
 
 
+def set_params(p: Path, overrides: dict) -> None:
+    """Deep-update the project ``p``'s params.yaml with ``overrides``."""
+    params = yaml.safe_load((p / "params.yaml").read_text())
+    deep_update(params, overrides)
+    (p / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def copy_project(src: Path, dest: Path, overrides: dict | None = None) -> Path:
+    """A private copy of the built project ``src`` (links kept: ``models/current`` stays a
+    promotion), its params.yaml deep-updated with ``overrides``."""
+    shutil.copytree(src, dest, symlinks=True)
+    if overrides:
+        set_params(dest, overrides)
+    return dest
+
+
 @pytest.fixture
 def tiny_project(tmp_path: Path) -> Path:
     return make_project(tmp_path)

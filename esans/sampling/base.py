@@ -188,7 +188,8 @@ def pick_unseen(draw: Callable[[torch.Tensor], torch.Tensor], users: torch.Tenso
     again = again.contiguous()
     ok = ~seen.contains(users[rows], again.reshape(r, -1)).view(r, m, tries - 1)
     first = ok.to(torch.int8).argmax(dim=2, keepdim=True)                # 0 if none ok
-    fix = bad[rows] & ok.any(2)
+    was = bad[rows]
+    fix = was & ok.any(2)
     ids[rows] = torch.where(fix, again.gather(2, first).squeeze(2), ids[rows])
-    bad[rows] = bad[rows] & ~fix
+    bad[rows] = was & ~fix
     return ids, bad

@@ -2,12 +2,11 @@
 run's embeddings."""
 
 import json
-import shutil
 
 import numpy as np
 import pytest
 
-from tests.conftest import BIN, run
+from tests.conftest import BIN, copy_project, run
 
 pytestmark = pytest.mark.slow
 
@@ -15,8 +14,7 @@ pytestmark = pytest.mark.slow
 def test_two_dask_workers_encode_what_the_serial_run_encodes(built_project, tmp_path,
                                                              monkeypatch):
     monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect"))
-    p = tmp_path / "ws"
-    shutil.copytree(built_project, p, symlinks=True)                   # encoded serially
+    p = copy_project(built_project, tmp_path / "ws")                  # encoded serially
     serial = {m: np.load(p / f"data/encode/{m}.npy") for m in ("text", "image")}
     for f in (p / ".cache/encode").glob("*.parquet"):
         f.unlink()

@@ -1,13 +1,11 @@
 """Training under `torchrun --nproc_per_node 2` (gloo) matches the single-process run."""
 
 import json
-import shutil
 import socket
 
 import pytest
-import yaml
 
-from tests.conftest import BIN, run
+from tests.conftest import BIN, copy_project, run
 
 pytestmark = pytest.mark.slow
 
@@ -28,11 +26,9 @@ def _train_and_evaluate(p, launcher: list[str]) -> dict:
 
 @pytest.mark.parametrize("sampler", ["esans", "inbatch"])
 def test_two_gloo_ranks_reach_the_single_process_metrics(built_project, tmp_path, sampler):
-    p = tmp_path / "ws"        # the shared build's stages up to cluster, another train section
-    shutil.copytree(built_project, p, symlinks=True)
-    params = yaml.safe_load((p / "params.yaml").read_text())
-    params["train"].update(sampler=sampler, epochs=4, patience=4, threads=1)
-    (p / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    # the shared build's stages up to cluster, another train section
+    p = copy_project(built_project, tmp_path / "ws", {"train": {
+        "sampler": sampler, "epochs": 4, "patience": 4, "threads": 1}})
     single = _train_and_evaluate(p, [])
     ddp = _train_and_evaluate(p, [str(BIN / "torchrun"), "--nnodes", "1",
                                   "--nproc_per_node", "2", "--master_addr", "127.0.0.1",

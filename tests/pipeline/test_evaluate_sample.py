@@ -2,21 +2,17 @@
 user; `evaluate.batch_users`: ranking block size, which must not change any ranking."""
 
 import json
-import shutil
 
 import polars as pl
 import pytest
-import yaml
 
-from tests.conftest import BIN, run
+from tests.conftest import BIN, copy_project, run, set_params
 
 pytestmark = pytest.mark.slow
 
 
 def _evaluate(p, **evaluate):
-    params = yaml.safe_load((p / "params.yaml").read_text())
-    params["evaluate"].update(evaluate)
-    (p / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    set_params(p, {"evaluate": evaluate})
     out = run([str(BIN / "dvc"), "repro"], p, timeout=900).stdout
     assert "Running stage 'train'" not in out and "Running stage 'evaluate'" in out
     return (json.loads((p / "metrics.json").read_text()),
@@ -24,8 +20,7 @@ def _evaluate(p, **evaluate):
 
 
 def test_a_user_sample_ranks_those_users_exactly_as_the_full_run(built_project, tmp_path):
-    p = tmp_path / "ws"
-    shutil.copytree(built_project, p, symlinks=True)
+    p = copy_project(built_project, tmp_path / "ws")
     full = json.loads((p / "metrics.json").read_text())
     full_top = pl.read_parquet(p / "data/evaluate/top200_test.parquet")
     n_all = full["test"]["n_users"]

@@ -3,16 +3,14 @@ the promoted bundle only, on the tiny built pipeline (copied per test)."""
 
 import json
 import os
-import shutil
 import sys
 from pathlib import Path
 
 import polars as pl
 import pytest
-import yaml
 
 from esans.bundle import Bundle
-from tests.conftest import BIN, run
+from tests.conftest import BIN, copy_project, run, set_params
 
 pytestmark = pytest.mark.slow
 ESANS = str(Path(sys.executable).parent / "esans")
@@ -22,9 +20,7 @@ GIT = ["git", "-c", "user.email=t@t", "-c", "user.name=t"]
 
 @pytest.fixture
 def ws(built_project, tmp_path):
-    dest = tmp_path / "ws"
-    shutil.copytree(built_project, dest, symlinks=True)
-    return dest
+    return copy_project(built_project, tmp_path / "ws")
 
 
 def _users(p: Path, n: int = 2) -> list[str]:
@@ -37,19 +33,13 @@ def recommendations(p: Path, users: list[str], *extra: str) -> dict[str, list[st
         for u in users}
 
 
-def _set(p: Path, section: str, **values) -> None:
-    params = yaml.safe_load((p / "params.yaml").read_text())
-    params[section].update(values)
-    (p / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-
-
 def _current(p: Path) -> str:
     return Path(os.readlink(p / "models/current")).name
 
 
 def test_promote_gate_rollback_prune_and_identical_models(ws):
     p = ws
-    _set(p, "promote", compare_last=2, keep=2)
+    set_params(p, {"promote": {"compare_last": 2, "keep": 2}})
     users = _users(p)
     first = _current(p)
     champion = recommendations(p, users)
@@ -59,7 +49,7 @@ def test_promote_gate_rollback_prune_and_identical_models(ws):
     assert len(list((p / "models/registry").iterdir())) == 1
 
     # a deliberately worse model is rejected and never served; --candidate shows it
-    _set(p, "train", epochs=1, lr=1e-6)
+    set_params(p, {"train": {"epochs": 1, "lr": 1e-6}})
     run([DVC, "repro"], p, timeout=900)
     assert recommendations(p, users) == champion
     worse = recommendations(p, users, "--candidate")
@@ -80,7 +70,7 @@ def test_promote_gate_rollback_prune_and_identical_models(ws):
     run([ESANS, "promote", "--force"], p)
     second = _current(p)
     assert second != first and recommendations(p, users) == worse
-    _set(p, "train", lr=2e-6)
+    set_params(p, {"train": {"lr": 2e-6}})
     run([DVC, "repro"], p, timeout=900)
     proc = run([ESANS, "promote"], p, check=False)
     assert proc.returncode == 1 and f"vs earlier champion {first}" in proc.stderr
@@ -105,8 +95,7 @@ def test_champion_is_rescored_on_the_new_split_and_creep_is_bounded(ws):
     first = _current(p)
     stored = Bundle(p / "models/current").metrics["valid"]["recall@50"]
     # new data: more events, so users' validation items differ from the champion's split
-    _set(p, "data", synthetic={**yaml.safe_load((p / "params.yaml").read_text())["data"]
-                              ["synthetic"], "n_events": 4600})
+    set_params(p, {"data": {"synthetic": {"n_events": 4600}}})
     run([DVC, "repro"], p, timeout=900)
     cand = Bundle(p / "models/bundle")
     d = json.loads(run([ESANS, "promote", "--json"], p, check=False).stdout)
@@ -149,7 +138,7 @@ def test_promoted_bundle_restores_in_a_fresh_clone_from_the_dvc_remote(ws, tmp_p
     users = _users(p)
     remote = tmp_path / "remote"
     run([DVC, "remote", "add", "-d", "store", str(remote)], p)
-    _set(p, "train", lr=0.003)
+    set_params(p, {"train": {"lr": 0.003}})
     run([DVC, "repro"], p, timeout=900)
     out = run([ESANS, "promote", "--force"], p).stdout
     model_id = _current(p)

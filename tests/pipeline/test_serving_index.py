@@ -1,28 +1,23 @@
 """`index.serving: ivf`: an IVF serving index next to the exact one, with its recall reported."""
 
 import json
-import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
-import yaml
 
-from tests.conftest import BIN, run
+from tests.conftest import BIN, copy_project, run
 
 pytestmark = pytest.mark.slow
 ESANS = str(Path(sys.executable).parent / "esans")
 
 
 def test_ivf_serving_index_is_reported_and_used(built_project, tmp_path):
-    p = tmp_path / "ws"
-    shutil.copytree(built_project, p, symlinks=True)
+    p = copy_project(built_project, tmp_path / "ws",
+                     {"index": {"serving": "ivf", "nlist": 8, "nprobe": 2}})
     metrics_before = json.loads((p / "metrics.json").read_text())
-    params = yaml.safe_load((p / "params.yaml").read_text())
-    params["index"] = {"serving": "ivf", "nlist": 8, "nprobe": 2}
-    (p / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = run([str(BIN / "dvc"), "repro"], p, timeout=900).stdout
     assert "Running stage 'train'" not in out and "Running stage 'index'" in out
     report = json.loads((p / "reports/index.json").read_text())["serving"]

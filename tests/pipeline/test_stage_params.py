@@ -8,7 +8,6 @@ named in READ_ELSEWHERE."""
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import typing
 from pathlib import Path
@@ -18,7 +17,7 @@ import yaml
 from pydantic import BaseModel
 
 from esans import config
-from tests.conftest import ROOT
+from tests.conftest import ROOT, copy_project
 
 STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
 
@@ -159,8 +158,7 @@ def test_every_param_and_file_a_stage_reads_is_declared(built_project, tmp_path,
     from esans import stages
     from tasks import dag
 
-    ws = tmp_path / "ws"
-    shutil.copytree(built_project, ws, symlinks=True)
+    ws = copy_project(built_project, tmp_path / "ws")
     monkeypatch.chdir(ws)
     problems, train_reads, all_reads = [], set(), set()
     for name in dag.read(ws).order:

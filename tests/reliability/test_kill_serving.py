@@ -15,7 +15,7 @@ import pytest
 from esans.bundle import Bundle
 from esans.query import Server
 from tasks import dag
-from tests.conftest import BIN, fault_env, run
+from tests.conftest import BIN, copy_project, fault_env, run
 
 pytestmark = pytest.mark.slow
 
@@ -68,8 +68,7 @@ def _repro_killed(p: Path, stage: str, holding: str | None) -> str:
 
 
 def test_sigkill_at_every_stage_boundary_never_changes_what_is_served(built_project, tmp_path):
-    ws = tmp_path / "ws"
-    shutil.copytree(built_project, ws, symlinks=True)
+    ws = copy_project(built_project, tmp_path / "ws")
     users = pl.read_parquet(ws / "data/split/users.parquet")["user_id"].to_list()[:3]
     before = _answers(ws, users)
     _outputs_gone(ws)

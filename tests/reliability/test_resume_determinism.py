@@ -1,16 +1,14 @@
 """Crash resume (SIGKILL mid-epoch) and determinism on the tiny synthetic project."""
 
 import json
-import shutil
 import signal
 import sys
 from pathlib import Path
 
 import pytest
 import torch
-import yaml
 
-from tests.conftest import fault_env, run
+from tests.conftest import copy_project, fault_env, run
 
 pytestmark = pytest.mark.slow
 ESANS = str(Path(sys.executable).parent / "esans")
@@ -18,13 +16,9 @@ ESANS = str(Path(sys.executable).parent / "esans")
 
 @pytest.fixture
 def workspace(built_project, tmp_path):
-    dest = tmp_path / "ws"
-    shutil.copytree(built_project, dest, symlinks=True)
-    params = yaml.safe_load((dest / "params.yaml").read_text())
-    params["train"].update(checkpoint_every=3, checkpoint_min_seconds=0,
-                           checkpoint_max_overhead=1, epochs=3, patience=5)
-    (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    return dest
+    return copy_project(built_project, tmp_path / "ws", {"train": {
+        "checkpoint_every": 3, "checkpoint_min_seconds": 0, "checkpoint_max_overhead": 1,
+        "epochs": 3, "patience": 5}})
 
 
 def _state(p: Path) -> dict:

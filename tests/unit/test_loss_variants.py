@@ -106,7 +106,7 @@ def test_edis_count_logq_weighs_the_virtual_block_like_its_sources():
         u = torch.from_numpy(data.train_users[:16]).long()
         i = torch.from_numpy(data.train_items[:16]).long()
         h = hist.window(u, torch.from_numpy(data.train_pos[:16]).long(), 5)
-        out[mode] = batch_loss(model, p, build_sampler(p, data), seen, u, i, h,
+        out[mode] = batch_loss(model, p, build_sampler(p, data, seen), seen, u, i, h,
                                torch.Generator().manual_seed(3))[0].item()
     # same draws; "count" down-weights the V = 9 virtual negatives by 4/9, so the loss drops
     assert edis.mixing_weights(1, 4, 0.1, torch.Generator())[0].shape[1] == 9  # (4+2)(4-1)/2
@@ -322,7 +322,7 @@ def test_batch_loss_matches_the_plain_computation_and_grads_only_the_kept(varian
     for fn in (batch_loss, _reference_loss):
         torch.manual_seed(0)
         model = TwoTower(torch.from_numpy(data.content), data.n_users, 8, 5)
-        loss, extra = fn(model, p, build_sampler(p, data), seen, u, i, h,
+        loss, extra = fn(model, p, build_sampler(p, data, seen), seen, u, i, h,
                          torch.Generator().manual_seed(3), pool=build_pool(p, data))
         loss.backward()
         out[fn.__name__] = (extra, [loss.detach()] + [w.grad for w in model.parameters()])
@@ -341,7 +341,7 @@ def test_batch_loss_matches_the_plain_computation_and_grads_only_the_kept(varian
     # sparse id rows (what a lazy optimiser updates): exactly the used items, no dropped one
     torch.manual_seed(0)
     model = TwoTower(torch.from_numpy(data.content), data.n_users, 8, 5, sparse_ids=True)
-    loss, _ = batch_loss(model, p, build_sampler(p, data), seen, u, i, h,
+    loss, _ = batch_loss(model, p, build_sampler(p, data, seen), seen, u, i, h,
                          torch.Generator().manual_seed(3), pool=build_pool(p, data))
     loss.backward()
     rows = model.item_id.weight.grad.coalesce().indices()[0]
@@ -374,7 +374,7 @@ def test_a_fresh_selection_table_gives_the_exact_loss_and_gradient(variant):
         for use_table in (False, True):
             torch.manual_seed(0)
             model = TwoTower(torch.from_numpy(data.content), data.n_users, 8, 5, sparse)
-            loss, _ = batch_loss(model, p, build_sampler(p, data), seen, u, i, h,
+            loss, _ = batch_loss(model, p, build_sampler(p, data, seen), seen, u, i, h,
                                  torch.Generator().manual_seed(3), pool=build_pool(p, data),
                                  table=refresh(model) if use_table else None)
             loss.backward()
@@ -395,7 +395,7 @@ def test_selection_follows_the_table_not_the_current_tower():
     seen, u, i, h = _batch(data)
     torch.manual_seed(0)
     model = TwoTower(torch.from_numpy(data.content), data.n_users, 8, 5, sparse_ids=True)
-    loss, _ = batch_loss(model, p, build_sampler(p, data), seen, u, i, h,
+    loss, _ = batch_loss(model, p, build_sampler(p, data, seen), seen, u, i, h,
                          torch.Generator().manual_seed(3), table=-refresh(model))
     loss.backward()
     drawn = build_sampler(p, data).sample(u, i, torch.Generator().manual_seed(3)).ids
@@ -431,3 +431,34 @@ def test_the_stale_table_refreshes_every_n_ticks_and_holds_between():
     restored = StaleItemTable(every=3)
     restored.load_state_dict(table.state_dict())
     assert restored.steps == 7 and restored.tick(model) is table.vectors   # tick 7: held
+
+
+@pytest.mark.parametrize("sampler", ["uniform", "popularity", "dns", "esans"])
+def test_training_builds_one_train_item_table_and_the_sampler_uses_it(sampler, monkeypatch):
+    """The loss trusts the sampler's lookup (``Negatives.seen``), so both must use the same
+    table; building it once also keeps its memory single at scale."""
+    import esans.train as train_mod
+
+    built = []
+
+    class Counted(SeenItems):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            built.append(self)
+
+    made = []
+    real_build = train_mod.build_sampler
+
+    def spy(p, data, seen=None):
+        s = real_build(p, data, seen)
+        made.append(s)
+        return s
+
+    monkeypatch.setattr(train_mod, "SeenItems", Counted)
+    monkeypatch.setattr(train_mod, "build_sampler", spy)
+    p = TrainParams(sampler=sampler, epochs=1, batch_size=64, dim=16, history_len=5, m_c=1,
+                    m_o=3, n_negatives=4, pool_size=8, threads=1)
+    train(p, tiny_data(), seed=0, log=lambda s: None)
+    assert len(built) == 1
+    inner = getattr(made[0], "pool", made[0])     # DNS draws through its uniform pool
+    assert inner.seen is built[0]
