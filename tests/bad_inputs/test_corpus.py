@@ -24,10 +24,9 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.bad_inputs.cases import CASES, good_catalogue
-from tests.conftest import run
+from tests.conftest import copy_project, run, set_params
 
 # As in a plain `esans` process, where Python hides DeprecationWarnings from libraries.
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
@@ -49,9 +48,7 @@ def snapshot(root: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def published(built_project, tmp_path_factory):
-    ws = tmp_path_factory.mktemp("bad") / "ws"
-    shutil.copytree(built_project, ws, symlinks=True)
-    return ws
+    return copy_project(built_project, tmp_path_factory.mktemp("bad") / "ws")
 
 
 @contextlib.contextmanager
@@ -60,10 +57,8 @@ def files_source(ws: Path, raw: str = "raw"):
     shutil.rmtree(ws / raw, ignore_errors=True)
     good_catalogue(ws / raw)
     original = (ws / "params.yaml").read_bytes()
-    params = yaml.safe_load(original)
-    params["data"]["source"] = "files"
-    params["data"]["files"] = {"interactions": f"{raw}/inter.csv", "items": f"{raw}/items.csv"}
-    (ws / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    set_params(ws, {"data": {"source": "files", "files": {
+        "interactions": f"{raw}/inter.csv", "items": f"{raw}/items.csv"}}})
     try:
         yield ws / raw
     finally:

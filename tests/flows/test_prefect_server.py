@@ -15,9 +15,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-import yaml
 
-from tests.conftest import BIN, ROOT, run
+from tests.conftest import BIN, ROOT, run, set_params
 
 pytestmark = pytest.mark.slow
 PREFECT = str(Path(sys.executable).parent / "prefect")
@@ -99,11 +98,8 @@ def files_project(tiny_project):
     from esans.data.synthetic_scale import ScaleParams, generate
 
     p = tiny_project
-    params = yaml.safe_load((p / "params.yaml").read_text())
-    params["data"]["source"] = "files"
-    params["data"]["files"] = {"interactions": "data/raw/interactions",
-                               "items": "data/raw/items"}
-    (p / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    set_params(p, {"data": {"source": "files", "files": {
+        "interactions": "data/raw/interactions", "items": "data/raw/items"}}})
     generate(ScaleParams(n_items=300, n_users=100, n_events=3000, n_groups=4,
                          topics_per_group=2, dim=16, chunk_items=300, chunk_users=100),
              p / "data/raw", seed=1)

@@ -7,7 +7,7 @@ import time
 import pytest
 import yaml
 
-from tests.conftest import BIN, ROOT, run
+from tests.conftest import BIN, ROOT, run, set_params
 
 pytestmark = pytest.mark.slow
 
@@ -59,9 +59,7 @@ def test_retrain_flow_runs_gates_promotes_and_skips_when_up_to_date(tiny_project
         assert time.perf_counter() - t0 < 30
 
         # a deliberately worse model (one epoch at a tiny learning rate) is rejected
-        params = yaml.safe_load((p / "params.yaml").read_text())
-        params["train"].update(epochs=1, lr=1e-6)
-        (p / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        set_params(p, {"train": {"epochs": 1, "lr": 1e-6}})
         state = retrain(project_dir=str(p), return_state=True)
         assert state.is_failed()
         assert "model rejected" in state.message and "below the best recent" in state.message
@@ -70,8 +68,7 @@ def test_retrain_flow_runs_gates_promotes_and_skips_when_up_to_date(tiny_project
 
         # upstream stages the rejected run found up to date are now skipped from Prefect's
         # cache (keyed on their dvc.lock entries); the params change reruns train onwards
-        params["train"].update(epochs=2, lr=0.002)
-        (p / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        set_params(p, {"train": {"epochs": 2, "lr": 0.002}})
         last = retrain(project_dir=str(p), promote=False)
         by_stage = {r["stage"]: r for r in last["stages"]}
         upstream = ["ingest", "validate", "split", "encode", "behaviour", "fuse", "cluster"]
@@ -92,9 +89,7 @@ def test_a_validation_failure_is_not_retried_and_leaves_its_reason(tiny_project,
     from flows.retrain import retrain
 
     p = tiny_project
-    params = yaml.safe_load((p / "params.yaml").read_text())
-    params["validate"]["min_interactions"] = 10_000_000          # the data cannot meet it
-    (p / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    set_params(p, {"validate": {"min_interactions": 10_000_000}})   # the data cannot meet it
     before = (p / "params.yaml").read_bytes()
     with prefect_test_harness():
         state = retrain(project_dir=str(p), sampler="uniform", return_state=True)

@@ -1,11 +1,10 @@
 """The `sweep` flow queues DVC experiments (`dvc exp run --queue`) and ranks them."""
 
 import json
-import shutil
 
 import pytest
 
-from tests.conftest import BIN, run
+from tests.conftest import BIN, copy_project, run
 
 pytestmark = pytest.mark.slow
 
@@ -18,8 +17,7 @@ def test_sweep_queues_dvc_experiments_and_ranks_on_validation(built_project, mon
     from flows.sweep import sweep
     from tasks.sweep import experiment_name, settings_grid
 
-    p = tmp_path / "ws"                      # the baseline the experiments branch from
-    shutil.copytree(built_project, p, symlinks=True)
+    p = copy_project(built_project, tmp_path / "ws")   # the baseline the experiments branch from
     baseline = json.loads((p / "metrics.json").read_text())
     grid = {"train.m_o": [3, 4], "train.edis_lambda": [0.2]}
     with prefect_test_harness():

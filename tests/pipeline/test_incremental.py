@@ -5,10 +5,9 @@ import re
 import shutil
 
 import pytest
-import yaml
 
 from tests.bad_inputs.test_corpus import good_catalogue
-from tests.conftest import BIN, make_project, run
+from tests.conftest import BIN, make_project, run, set_params
 
 pytestmark = pytest.mark.slow
 
@@ -45,9 +44,7 @@ def test_only_downstream_stages_rerun(tmp_path):
     run([*git, "add", "-A"], p)
     run([*git, "commit", "-qm", "esans sampler"], p)
     old = json.loads((p / "metrics.json").read_text())["valid"]["ndcg@50"]
-    params = yaml.safe_load((p / "params.yaml").read_text())
-    params["train"]["sampler"] = "uniform"
-    (p / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    set_params(p, {"train": {"sampler": "uniform"}})
     third = run([dvc, "repro"], p, timeout=900)
     # validate reruns too (it checks the catalogue against the sampler's negatives) and comes
     # out identical, so the split, encoders and clusters are skipped
