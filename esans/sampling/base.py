@@ -58,14 +58,17 @@ class Sampler(Protocol):
 class SeenItems:
     """Membership test for (user, item) pairs in train, vectorised.
 
-    A dense bit table when users x items is small enough (``max_dense`` cells), else
-    ``searchsorted`` over the sorted pair keys; both answer (B,) x (B, m) -> (B, m) bool.
-    With the keys, a row shared by every user (an expanded view, as the in-batch and mixed
-    pools are) is answered from the batch users' own train items instead of B x m lookups.
+    A dense bit table when users x items is small enough (``max_dense`` cells), else the
+    sorted pair keys behind a one-hash bit filter (``bits_per_key`` bits a key, addressed by
+    key mod a prime): a query whose bit is clear is not a train pair, and only the few whose
+    bit is set (the true pairs and ~1/bits_per_key of the rest) are ``searchsorted`` in the
+    keys. Both answer (B,) x (B, m) -> (B, m) bool, exactly. With the keys, a row shared by
+    every user (an expanded view, as the in-batch and mixed pools are) is answered from the
+    batch users' own train items instead of B x m lookups.
     """
 
     def __init__(self, user_idx: np.ndarray, item_idx: np.ndarray, n_items: int,
-                 max_dense: int = 64_000_000) -> None:
+                 max_dense: int = 64_000_000, bits_per_key: int = 16) -> None:
         self.n_items = n_items
         user_idx = np.asarray(user_idx, np.int64)
         item_idx = np.asarray(item_idx, np.int64)
@@ -75,7 +78,18 @@ class SeenItems:
             table = torch.zeros((n_users + 1, n_items), dtype=torch.bool)  # +1: unknown users
             table[torch.from_numpy(user_idx), torch.from_numpy(item_idx)] = True
             self.dense = table
-        self.keys = torch.from_numpy(np.unique(user_idx * n_items + item_idx))
+        keys = np.unique(user_idx * n_items + item_idx)
+        self.keys = torch.from_numpy(keys)
+        # the filter (only where the keys answer lookups): bit (key mod prime) set for every
+        # key; a prime modulus, so that no power-of-two catalogue size lines the users' keys
+        # up on the same bits. bits_per_key 0: none.
+        self.bits: torch.Tensor | None = None
+        if self.dense is None and bits_per_key > 0:
+            self.prime = prime_at_least(max(bits_per_key * len(keys), 64))
+            bits = np.zeros(self.prime + (-self.prime) % 64, bool)
+            bits[keys % self.prime] = True
+            self.bits = torch.from_numpy(
+                np.packbits(bits, bitorder="little").view("<i8").copy())
 
     def contains(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         """(B,) users x (B, m) items -> (B, m) bool."""
@@ -87,8 +101,19 @@ class SeenItems:
         if row is not None:
             return self._contains_row(users.long(), row.long())
         q = users.long().unsqueeze(1) * self.n_items + items.long()
+        out = torch.zeros(q.numel(), dtype=torch.bool)
         if len(self.keys) == 0:
-            return torch.zeros_like(q, dtype=torch.bool)
+            return out.view(q.shape)
+        if self.bits is None:
+            return self._in_keys(q)
+        h = q.remainder(self.prime)                     # >= 0, also for -1 (unknown) users
+        maybe = ((take(self.bits, h >> 6) >> (h & 63)) & 1).reshape(-1).nonzero().squeeze(1)
+        if len(maybe):
+            out[maybe] = self._in_keys(q.reshape(-1).index_select(0, maybe))
+        return out.view(q.shape)
+
+    def _in_keys(self, q: torch.Tensor) -> torch.Tensor:
+        """Whether each pair key in ``q`` is a train key: a binary search of the keys."""
         pos = torch.searchsorted(self.keys, q).clamp(max=len(self.keys) - 1)
         return take(self.keys, pos) == q
 
@@ -106,6 +131,14 @@ class SeenItems:
         out = torch.zeros((len(users), len(row)), dtype=torch.bool)
         out[torch.repeat_interleave(which, hits), take(order, _ranges(at, hits))] = True
         return out
+
+
+def prime_at_least(n: int) -> int:
+    """The smallest prime >= n (trial division: fine up to ~10^12, once per table)."""
+    n = max(n, 2)
+    while n > 2 and (n % 2 == 0 or any(n % d == 0 for d in range(3, int(n ** 0.5) + 1, 2))):
+        n += 1
+    return n
 
 
 def shared_row(ids: torch.Tensor) -> torch.Tensor | None:

@@ -26,11 +26,16 @@ def mixing_weights(batch: int, m: int, lam: float, gen: torch.Generator
     sizes = torch.cat([torch.full((k,), k) for k in range(2, m + 1)])      # (V,)
     v = len(sizes)
     noise = torch.rand((batch, v, m), generator=gen)
-    kth = noise.sort(dim=-1).values.gather(-1, (sizes - 1).view(1, v, 1).expand(batch, v, 1))
-    in_subset = noise <= kth                                # the k smallest: a random k-subset
-    g = -torch.log(torch.rand((batch, v, m), generator=gen).clamp(min=1e-12))  # Exp(1)
-    g = g * in_subset
-    convex = g / g.sum(-1, keepdim=True)
+    # the k smallest noises: a random k-subset. An entry is among them iff fewer than k are
+    # smaller (ties included: the same set as ``noise <= k-th smallest``); m compares of the
+    # whole tensor, ~2x faster on CPU than sorting its short rows.
+    smaller = torch.zeros((batch, v, m), dtype=torch.uint8)
+    for j in range(m):
+        smaller.add_((noise[..., j:j + 1] < noise).view(torch.uint8))
+    in_subset = smaller < sizes.to(torch.uint8).view(1, v, 1)
+    g = torch.rand((batch, v, m), generator=gen).clamp_(min=1e-12).log_().neg_()  # Exp(1)
+    g.mul_(in_subset)
+    convex = g.div_(g.sum(-1, keepdim=True))
     affine = (1 + lam) * convex - lam / m
     return affine, convex
 

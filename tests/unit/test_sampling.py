@@ -203,3 +203,38 @@ def test_seen_items_shared_row_matches_the_pairwise_lookup(seed, n_pool, batch):
     pairs = set(zip(u.tolist(), i.tolist()))
     want = torch.tensor([[(a, b) in pairs for b in row.tolist()] for a in users.tolist()])
     assert torch.equal(got, want)
+
+
+@given(st.integers(0, 2**31), st.sampled_from([0, 1, 2, 16]), st.sampled_from([7, 64, 1000]))
+@settings(max_examples=40, deadline=None)
+def test_seen_items_bit_filter_is_exact_whatever_its_false_positives(seed, bits, n_items):
+    """The sorted keys sit behind a bit filter: at 1 bit a key most non-pairs pass it, and the
+    answer must still be the exact pair set (-1 and unknown users included); 0: no filter."""
+    rng = np.random.default_rng(seed)
+    u, i = rng.integers(0, 40, 300), rng.integers(0, n_items, 300)
+    seen = SeenItems(u, i, n_items, max_dense=0, bits_per_key=bits)
+    users = torch.from_numpy(rng.integers(-1, 45, 50))
+    items = torch.from_numpy(rng.integers(0, n_items, (50, 11)))
+    items[:, 0] = torch.from_numpy(rng.choice(i, 50))              # some true pairs
+    pairs = set(zip(u.tolist(), i.tolist()))
+    want = torch.tensor([[(a, b) in pairs for b in row] for a, row in
+                         zip(users.tolist(), items.tolist())])
+    assert torch.equal(seen.contains(users, items), want)
+
+
+def test_seen_items_bit_filter_lets_few_non_pairs_through_on_a_power_of_two_catalogue():
+    """16 bits a key: about 1/16 of non-pairs reach the exact lookup, also where users x items
+    keys share their low bits (2^k items; a power-of-two modulus would map every user's item j
+    to the same bits and pass any item someone has seen)."""
+    rng = np.random.default_rng(0)
+    n_items, n_users = 1 << 12, 3000
+    u, i = rng.integers(0, n_users, 60_000), rng.integers(0, 512, 60_000)   # popular head
+    seen = SeenItems(u, i, n_items, max_dense=0)
+    qu = torch.from_numpy(rng.integers(0, n_users, 20_000))
+    qi = torch.from_numpy(rng.integers(0, 512, (20_000, 1)))
+    q = qu.unsqueeze(1) * n_items + qi
+    h = q.remainder(seen.prime)
+    passed = ((seen.bits[h >> 6] >> (h & 63)) & 1).bool()
+    truth = seen.contains(qu, qi)
+    false_pass = (passed & ~truth).sum().item() / (~truth).sum().item()
+    assert passed[truth].all() and false_pass < 2 / 16
