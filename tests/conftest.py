@@ -62,10 +62,7 @@ def make_project(dest: Path, overrides: dict | None = None) -> Path:
     (dest / "bench/results").mkdir(parents=True)
     for name in ("samplers-ml100k.json", "samplers-ml100k.png"):   # the report's deps
         shutil.copy(ROOT / "bench/results" / name, dest / "bench/results" / name)
-    params = yaml.safe_load((dest / "params.yaml").read_text())
-    deep_update(params, TINY)
-    deep_update(params, overrides or {})
-    (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    set_params(dest, TINY, overrides or {})
     run(["git", "init", "-q"], dest)
     run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "add", "-A"], dest)
     run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "init"], dest)
@@ -74,10 +71,11 @@ def make_project(dest: Path, overrides: dict | None = None) -> Path:
     return dest
 
 
-def set_params(p: Path, overrides: dict) -> None:
-    """Deep-update the project ``p``'s params.yaml with ``overrides``."""
+def set_params(p: Path, *overrides: dict) -> None:
+    """Deep-update the project ``p``'s params.yaml with each of ``overrides``, in order."""
     params = yaml.safe_load((p / "params.yaml").read_text())
-    deep_update(params, overrides)
+    for o in overrides:
+        deep_update(params, o)
     (p / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 

@@ -329,7 +329,7 @@ def test_batch_loss_matches_the_plain_computation_and_grads_only_the_kept(varian
     for a, b in zip(out["batch_loss"][1], out["_reference_loss"][1], strict=True):
         assert torch.allclose(a, b, rtol=1e-4, atol=1e-5)
     kept, pool_ids = out["_reference_loss"][0]
-    drawn = build_sampler(p, data).sample(u, i, torch.Generator().manual_seed(3)).ids
+    drawn = build_sampler(p, data, seen).sample(u, i, torch.Generator().manual_seed(3)).ids
     id_grad = dict(model.named_parameters())["item_id.weight"].grad
     used = torch.cat([i, h.clamp(min=0).reshape(-1), kept.reshape(-1), pool_ids]).unique()
     dropped = drawn.unique()[~torch.isin(drawn.unique(), used)]
@@ -398,7 +398,7 @@ def test_selection_follows_the_table_not_the_current_tower():
     loss, _ = batch_loss(model, p, build_sampler(p, data, seen), seen, u, i, h,
                          torch.Generator().manual_seed(3), table=-refresh(model))
     loss.backward()
-    drawn = build_sampler(p, data).sample(u, i, torch.Generator().manual_seed(3)).ids
+    drawn = build_sampler(p, data, seen).sample(u, i, torch.Generator().manual_seed(3)).ids
     with torch.no_grad():
         uv = model.users(u, h)
         hit = (drawn == i.unsqueeze(1)) | seen.contains(u, drawn)
