@@ -56,8 +56,9 @@ SIZES: dict[str, dict] = {
     "1m": {"n_items": 1_000_000, "n_users": 500_000, "n_events": 10_000_000},
 }
 # Epoch cap and patience per catalogue (the same for every sampler): ml100k uses the project
-# defaults; the synthetic points are capped so that the grid fits 2 cores.
-EPOCHS = {"ml100k": (20, 4), "20k": (10, 2), "200k": (6, 2), "1m": (3, 1)}
+# defaults; the synthetic points are capped so that the grid fits 2 cores (1M: one epoch,
+# ~9,800 steps, as many as ~5 epochs at 200k; a run is ~30-70 min at one thread).
+EPOCHS = {"ml100k": (20, 4), "20k": (10, 2), "200k": (6, 2), "1m": (1, 1)}
 STRUCTURE = {"topics_per_group": 10, "dim": 64, "noise": 0.5, "popularity_alpha": 0.9,
              "topics_per_user": 8, "drift": 0.3}
 VALID_USERS, EVAL_USERS = 2000, 20_000
@@ -333,10 +334,11 @@ def done_runs() -> dict[tuple, dict]:
     return out
 
 
-def grid(sizes: list[str], budgets: list[int], seeds: int, only: list[str] | None):
+def grid(sizes: list[str], budgets: list[int], seeds: int, only: list[str] | None,
+         seeds_1m: int = 1):
     for dataset in sizes:
         n = 1682 if dataset == "ml100k" else size_of(dataset)["n_items"]
-        n_seeds = 1 if n >= 1_000_000 else seeds
+        n_seeds = seeds_1m if n >= 1_000_000 else seeds
         for budget in budgets:
             for seed in range(n_seeds):
                 for config in configs(budget):
@@ -349,9 +351,9 @@ def grid(sizes: list[str], budgets: list[int], seeds: int, only: list[str] | Non
                     yield dataset, config, budget, seed
 
 
-def study(sizes, budgets, seeds, only, workers, threads) -> None:
+def study(sizes, budgets, seeds, only, workers, threads, seeds_1m=1) -> None:
     done = done_runs()
-    todo = [g for g in grid(sizes, budgets, seeds, only) if g not in done]
+    todo = [g for g in grid(sizes, budgets, seeds, only, seeds_1m) if g not in done]
     print(f"{len(done)} runs done, {len(todo)} to go", flush=True)
     for dataset in dict.fromkeys(g[0] for g in todo):
         prepare(dataset)
@@ -530,6 +532,8 @@ def main() -> None:
     ap.add_argument("--sizes", nargs="*", default=ORDER)
     ap.add_argument("--budgets", nargs="*", type=int, default=[8, 64])
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--seeds-1m", type=int, default=1,
+                    help="seeds at 1M items (a run there is 15-25 min at one thread)")
     ap.add_argument("--only", nargs="*", help="config names")
     ap.add_argument("--workers", type=int, default=2, help="runs at a time")
     ap.add_argument("--threads", type=int, default=1, help="torch threads per run")
@@ -548,7 +552,7 @@ def main() -> None:
         return
     if not a.report:
         sizes = [s for s in a.sizes if s != "ml100k" or DATASET.is_dir()]
-        study(sizes, a.budgets, a.seeds, a.only, a.workers, a.threads)
+        study(sizes, a.budgets, a.seeds, a.only, a.workers, a.threads, a.seeds_1m)
     report(a.best, [(d, int(b)) for d, b in (x.split(":") for x in a.steps_for)], a.threads)
 
 

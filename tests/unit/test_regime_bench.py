@@ -108,3 +108,22 @@ def test_code_version_marks_code_changes_but_not_appended_results(tmp_path, monk
     assert regime.code_version() == clean
     (tmp_path / "esans/a.py").write_text("x = 2\n")                  # the library changed
     assert regime.code_version() == clean + "+dirty"
+
+
+def test_false_negative_pairs_hold_the_users_own_held_out_items():
+    """bench/false_negatives.py pairs each drawn train positive with one of *its user's*
+    held-out items, every held-out item of that user reachable, and a uniform item."""
+    import false_negatives
+
+    rng = np.random.default_rng(0)
+    z = {"train_users": np.array([0, 0, 1, 1, 2]), "train_items": np.array([1, 2, 3, 4, 5]),
+         "valid_users": np.array([1, 0]), "valid_items": np.array([7, 8]),
+         "test_users": np.array([1, 0, 1]), "test_items": np.array([9, 6, 8]), "n_items": 10}
+    pos, held, rand = false_negatives.pairs(z, 4000, rng)
+    own = {0: {8, 6}, 1: {7, 9, 8}}
+    user = {1: 0, 2: 0, 3: 1, 4: 1}                  # user 2 has no held-out item: never drawn
+    assert set(pos.tolist()) == {1, 2, 3, 4}
+    assert all(h in own[user[p]] for p, h in zip(pos.tolist(), held.tolist()))
+    assert {(user[p], h) for p, h in zip(pos.tolist(), held.tolist())} == {
+        (u, h) for u, hs in own.items() for h in hs}
+    assert rand.min() >= 0 and rand.max() < 10 and len(set(rand.tolist())) == 10
