@@ -13,15 +13,21 @@ from esans.sampling.base import Negatives, SeenItems, Selection
 from esans.sampling.uniform import UniformSampler
 
 
+def candidate_scores(user: torch.Tensor, cand: torch.Tensor,
+                     hit: torch.Tensor | None = None) -> torch.Tensor:
+    """Scores (B, P) of the candidates (B, P, d) against ``user`` (B, d), masked ones
+    (``hit``) -inf; no gradient."""
+    with torch.no_grad():
+        s = torch.einsum("bd,bpd->bp", user, cand)
+        return s.masked_fill_(hit, float("-inf")) if hit is not None else s
+
+
 def top_columns(user: torch.Tensor, cand: torch.Tensor, n: int,
                 hit: torch.Tensor | None = None) -> torch.Tensor:
     """Columns (B, n) of the ``n`` candidates (B, P, d) scoring highest against ``user``
     (B, d), masked ones (``hit``) last; no gradient."""
-    with torch.no_grad():
-        s = torch.einsum("bd,bpd->bp", user, cand)
-        if hit is not None:
-            s = s.masked_fill(hit, float("-inf"))
-        return s.topk(min(n, s.shape[1]), dim=1).indices
+    s = candidate_scores(user, cand, hit)
+    return s.topk(min(n, s.shape[1]), dim=1).indices
 
 
 class DNSSampler:

@@ -27,9 +27,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from esans.sampling.base import (Negatives, SeenItems, Selection, alias_draw, alias_tables,
+from esans.sampling.base import (Negatives, SeenItems, Selection, alias_tables,
                                  pick_unseen, shared_row, take, take2)
-from esans.sampling.dns import top_columns
+from esans.sampling.dns import candidate_scores
 
 
 class MSACSampler:
@@ -71,29 +71,46 @@ class MSACSampler:
         self.log_hard = torch.from_numpy(np.log(max(m_c, 1e-12) / pool)).float()
         self.log_easy = torch.log(m_o * self.easy_prob.clamp(min=1e-12)
                                   / torch.from_numpy(s1).float().unsqueeze(0))
+        # the hot path's tables, one row lookup a draw: per level-2 cluster s (parent c), its
+        # hard pool [first item of c, pool size, items of c before s, items skipped (s)];
+        # an empty pool (c is all s) draws easy instead. Alias tables flattened (c * K1 + k).
+        l1_first = self.l1_start.numpy()[parent]
+        empty = s1[parent] - s2 * exclude_own_l2 <= 0
+        self.hard_empty = torch.from_numpy(empty)
+        self.any_hard_empty = bool(empty.any())
+        self.hard_table = torch.from_numpy(np.stack([
+            l1_first, np.maximum(s1[parent] - s2 * exclude_own_l2, 1),
+            self.l2_start.numpy() - l1_first, np.where(empty, 0, s2 * exclude_own_l2)], 1))
+        self.k1 = k1
+        self.alias_prob_flat = self.alias_prob.reshape(-1).contiguous()
+        self.alias_flat = self.alias.reshape(-1).contiguous()
 
     @property
     def n_neg(self) -> int:
         return self.m_c + self.m_o
 
     def _easy(self, c: torch.Tensor, m: int, gen: torch.Generator) -> torch.Tensor:
-        clusters = alias_draw(self.alias_prob, self.alias, c, (len(c), m), gen)  # ~ easy_prob[c]
+        # alias_draw over easy_prob[c] on the flattened tables (the same draws), then an item
+        # uniform in the drawn cluster
+        k = torch.randint(self.k1, (len(c), m), generator=gen)
+        flat = k.add_(c.unsqueeze(1) * self.k1)
+        accept = torch.rand((len(c), m), generator=gen) < take(self.alias_prob_flat, flat)
+        alias = take(self.alias_flat, flat)
+        clusters = torch.where(accept, flat.remainder_(self.k1), alias)
         r = torch.rand(clusters.shape, generator=gen)
-        off = (r * take(self.l1_size, clusters)).long()
-        return take(self.sorted_items, take(self.l1_start, clusters) + off)
+        off = r.mul_(take(self.l1_size, clusters)).long()
+        return take(self.sorted_items, off.add_(take(self.l1_start, clusters)))
 
     def _hard(self, c: torch.Tensor, s: torch.Tensor, n: int,
               gen: torch.Generator) -> torch.Tensor:
-        skip = self.l2_size[s] * self.exclude                             # own l2 left out
-        pool = (self.l1_size[c] - skip).unsqueeze(1)                      # (B, 1)
-        r = (torch.rand((len(c), n), generator=gen) * pool.clamp(min=1)).long()
-        before = (self.l2_start[s] - self.l1_start[c]).unsqueeze(1)      # items of c before s
-        off = r + (r >= before).long() * skip.unsqueeze(1)
-        hard = take(self.sorted_items, (self.l1_start[c].unsqueeze(1) + off).clamp(
-            max=len(self.sorted_items) - 1))
-        empty = pool[:, 0] <= 0                   # c is all one level-2 cluster: easy draws
-        if bool(empty.any()):
-            hard[empty] = self._easy(c[empty], n, gen)
+        first, pool, before, skip = self.hard_table.index_select(0, s).unsqueeze(2).unbind(1)
+        r = torch.rand((len(c), n), generator=gen).mul_(pool).long()      # in c minus s
+        off = torch.where(r >= before, r + skip, r).add_(first)           # s's items skipped
+        hard = take(self.sorted_items, off)
+        if self.any_hard_empty:              # c is all one level-2 cluster: easy draws
+            empty = take(self.hard_empty, s)
+            if bool(empty.any()):
+                hard[empty] = self._easy(c[empty], n, gen)
         return hard
 
     def _draw(self, c: torch.Tensor, s: torch.Tensor, gen: torch.Generator,
@@ -153,10 +170,14 @@ class MSACSampler:
                              seen=seen)
         ids, seen = pick_unseen(lambda r: self._draw(c[r], s[r], gen), users, self.seen,
                                 self.tries)
-        # every candidate comes from outside s (hard pool, or easy draws from other level-1
-        # clusters), so the drawn ids' log q is finite
-        return Negatives(ids, self.log_q(pos, ids), hard=take(self.l1, ids) == c.unsqueeze(1),
-                         n_easy=self.m_o, seen=seen)
+        # log_q's values, with one level-1 lookup of the ids: every candidate comes from
+        # outside s (hard pool, or easy draws from other level-1 clusters; with
+        # ``exclude_own_l2`` off, s is part of the hard pool), so no level-2 test is needed
+        cn = take(self.l1, ids)
+        hard = cn == c.unsqueeze(1)
+        lq = torch.where(hard, self.log_hard[s].unsqueeze(1), take2(self.log_easy,
+                                                                    c.unsqueeze(1), cn))
+        return Negatives(ids, lq, hard=hard, n_easy=self.m_o, seen=seen)
 
     @property
     def selects(self) -> bool:
@@ -172,11 +193,12 @@ class MSACSampler:
         if not self.selects:
             return None
         h = self.m_c * self.k
+        score = candidate_scores(user, neg_vec, hit)                      # all columns once
         parts = []
         for lo, hi, keep, k in ((0, h, self.m_c, self.k),
                                 (h, neg_vec.shape[1], self.m_o, self.k_easy)):
             if k > 1 and keep > 0:
-                parts.append(lo + top_columns(user, neg_vec[:, lo:hi], keep, hit[:, lo:hi]))
+                parts.append(lo + score[:, lo:hi].topk(min(keep, hi - lo), dim=1).indices)
             else:
                 parts.append(torch.arange(lo, hi).expand(len(user), -1))
         return Selection(torch.cat(parts, 1))

@@ -153,6 +153,38 @@ def test_edis_count_and_affine_hull(m, lam):
     assert vq.shape == (32, (m + 2) * (m - 1) // 2)
 
 
+@pytest.mark.parametrize("m", [4, edis.MAX_TABLE_M + 1])   # permutation table; compares
+def test_edis_weights_are_dirichlet_over_uniform_random_k_subsets(m):
+    """Each virtual negative of size k mixes a uniformly random k-subset of the m sources
+    (every subset as often, every source in it with probability k/m) with Dirichlet(1)
+    weights: mean 1/k and variance (k-1)/(k^2 (k+1)) a member."""
+    from itertools import combinations
+    from math import comb
+
+    n = 6000
+    w = edis.convex_weights(n, m, torch.Generator().manual_seed(0))
+    sizes = torch.cat([torch.full((k,), k) for k in range(2, m + 1)])
+    assert w.shape == (n, len(sizes), m)
+    for k in (2, m // 2, m - 1):
+        block = w[:, sizes == k]                                            # (n, k, m)
+        member = (block > 0).reshape(-1, m)
+        assert (member.sum(1) == k).all()
+        # subset frequencies: a chi-square over the C(m, k) subsets, ~N(df, 2 df) if uniform
+        code = (member.long() << torch.arange(m)).sum(1)
+        counts = torch.bincount(code, minlength=2 ** m).double()
+        codes = [sum(1 << j for j in c) for c in combinations(range(m), k)]
+        assert counts.sum() == counts[codes].sum()                          # only k-subsets
+        expect = len(code) / comb(m, k)
+        chi2 = float(((counts[codes] - expect) ** 2 / expect).sum())
+        df = comb(m, k) - 1
+        assert chi2 < df + 5 * (2 * df) ** 0.5, (k, chi2, df)
+        assert torch.allclose(member.double().mean(0), torch.full((m,), k / m, dtype=torch.float64),
+                              atol=0.02)
+        vals = block[block > 0].double()
+        assert abs(float(vals.mean()) - 1 / k) < 0.005
+        assert abs(float(vals.var()) / ((k - 1) / (k * k * (k + 1))) - 1) < 0.1
+
+
 def test_edis_scores_equal_the_scored_virtual_vectors():
     """mix_scores mixes the sources' scores with the weights interpolate uses for their
     vectors (same generator state): the same virtual logits and log q, without the vectors."""
