@@ -52,6 +52,28 @@ def test_msac_negatives_never_from_own_level2_and_exact_counts():
     assert torch.isfinite(neg.log_q).all()
 
 
+@pytest.mark.parametrize("kw", [{}, {"exclude_own_l2": False},
+                                {"hard_candidates": 4, "easy_candidates": 3}])
+def test_msac_sample_log_q_and_hard_mask_equal_the_general_lookup(kw):
+    """sample() computes its draws' log q and hard mask on a fast path (one level-1 lookup);
+    they must equal log_q() on the same ids and the level-1 test, also with a single-level-2
+    level-1 cluster (its hard slots drawn easy) and with train items redrawn."""
+    x, _ = _blobs()
+    cl = msac(x, n_l1=4, n_l2=3, min_size=5, seed=0)
+    l1, l2 = cl.l1.copy(), cl.l2.copy()
+    l2[l1 == 0] = l2[l1 == 0].min()                    # level-1 cluster 0: one level-2 cluster
+    l2 = np.unique(l2, return_inverse=True)[1]
+    rng = np.random.default_rng(0)
+    seen = SeenItems(rng.integers(0, 30, 600), rng.integers(0, len(l1), 600), len(l1))
+    s = MSACSampler(l1, l2, cl.centroids1, m_c=2, m_o=3, seen=seen, **kw)
+    pos = torch.arange(len(l1)).repeat(5)
+    neg = s.sample(torch.arange(len(pos)) % 30, pos, torch.Generator().manual_seed(1))
+    assert torch.equal(neg.log_q, s.log_q(pos, neg.ids))
+    assert torch.equal(neg.hard, torch.from_numpy(l1)[neg.ids] == torch.from_numpy(l1)[pos, None])
+    one = torch.from_numpy(l1)[pos] == 0               # no hard pool there but its own l2
+    assert neg.hard[one].any() == (kw.get("exclude_own_l2") is False)
+
+
 def test_msac_log_q_of_a_shared_pool_row_equals_the_per_row_lookup():
     s, cl = _sampler()
     g = torch.Generator().manual_seed(3)
