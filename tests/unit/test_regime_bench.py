@@ -127,3 +127,29 @@ def test_false_negative_pairs_hold_the_users_own_held_out_items():
     assert {(user[p], h) for p, h in zip(pos.tolist(), held.tolist())} == {
         (u, h) for u, hs in own.items() for h in hs}
     assert rand.min() >= 0 and rand.max() < 10 and len(set(rand.tolist())) == 10
+
+
+def test_draw_cost_bench_times_every_arm_on_draws_that_follow_each_proposal(tmp_path):
+    """bench/draw_cost.py: its arms draw what they claim (MSAC's hard slots in the positive's
+    level-1 cluster outside its level-2 one, easy ones elsewhere; 32 slots for the project's),
+    and one run writes a median for every arm."""
+    import subprocess
+
+    import torch
+
+    import draw_cost
+
+    cat = draw_cost.arms(4000, 500, 8000, np.random.default_rng(0))
+    s = cat["arms"]["msac-project-32"]
+    pos = torch.from_numpy(cat["items"][:256])
+    neg = s.sample(torch.from_numpy(cat["users"][:256]), pos, torch.Generator().manual_seed(0))
+    assert neg.ids.shape == (256, 32)
+    c, l2 = s.l1[pos].unsqueeze(1), s.l2[pos].unsqueeze(1)
+    hard, easy = neg.ids[:, :8], neg.ids[:, 8:]
+    assert (s.l1[hard] == c).all() and (s.l2[hard] != l2).all() and (s.l1[easy] != c).all()
+    out = tmp_path / "dc.json"
+    subprocess.run([sys.executable, str(ROOT / "bench/draw_cost.py"), "--sizes", "20k",
+                    "--reps", "3", "--out", str(out)], check=True, cwd=tmp_path)
+    row = json.loads(out.read_text())["rows"][0]
+    assert row["size"] == "20k" and all(row[f"{n}_ms"] > 0 for n in (
+        "uniform-8", "uniform-32", "msac-paper-8", "msac-project-32", "edis-6-sources"))
