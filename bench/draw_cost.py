@@ -16,21 +16,19 @@ a row). Prints the medians (ms a batch) and writes bench/results/draw-cost.json.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-SIZES = {"20k": (20_000, 10_000, 200_000), "200k": (200_000, 100_000, 2_000_000),
-         "1m": (1_000_000, 500_000, 10_000_000)}
+from seen_lookup import SIZES, bench_args  # the same catalogue shapes (items, users, events)
+
 BATCH = 1024
 
 
 def arms(n_items: int, n_users: int, n_events: int, rng: np.random.Generator) -> dict:
-    """{name: (sampler or None, n slots)} on one synthetic catalogue, sharing one train table."""
+    """One synthetic catalogue's train events (users, items) and its samplers by name (arms),
+    all sharing one train-item table."""
     from esans.sampling.base import SeenItems
     from esans.sampling.msac import MSACSampler
     from esans.sampling.uniform import UniformSampler
@@ -52,12 +50,7 @@ def arms(n_items: int, n_users: int, n_events: int, rng: np.random.Generator) ->
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--sizes", nargs="+", default=["200k", "1m"], choices=list(SIZES))
-    ap.add_argument("--reps", type=int, default=200)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--out", type=Path, default=ROOT / "bench/results/draw-cost.json")
-    a = ap.parse_args()
+    a = bench_args("draw-cost.json")
     import torch
 
     from esans.sampling import edis

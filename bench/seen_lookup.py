@@ -27,13 +27,18 @@ SIZES = {"20k": (20_000, 10_000, 200_000), "200k": (200_000, 100_000, 2_000_000)
          "1m": (1_000_000, 500_000, 10_000_000)}
 
 
-def main() -> None:
+def bench_args(out_name: str) -> argparse.Namespace:
+    """The options of this and bench/draw_cost.py: sizes, repetitions, threads, the JSON."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", nargs="+", default=["200k", "1m"], choices=list(SIZES))
     ap.add_argument("--reps", type=int, default=200)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--out", type=Path, default=ROOT / "bench/results/seen-lookup.json")
-    a = ap.parse_args()
+    ap.add_argument("--out", type=Path, default=ROOT / "bench/results" / out_name)
+    return ap.parse_args()
+
+
+def main() -> None:
+    a = bench_args("seen-lookup.json")
     import torch
 
     from esans.sampling.base import SeenItems
