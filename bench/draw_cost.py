@@ -41,7 +41,7 @@ def arms(n_items: int, n_users: int, n_events: int, rng: np.random.Generator) ->
     l1 = rng.integers(0, k1, n_items)
     l2 = l1 * 8 + rng.integers(0, 8, n_items)
     cents = rng.normal(size=(k1, 64)).astype(np.float32)
-    return {"users": users, "items": items, "n_users": n_users, "arms": {
+    return {"users": users, "items": items, "arms": {
         "uniform-8": UniformSampler(n_items, 8, seen),
         "uniform-32": UniformSampler(n_items, 32, seen),
         "msac-paper-8": MSACSampler(l1, l2, cents, 2, 6, seen=seen),

@@ -191,9 +191,9 @@ def alias_draw(keep: torch.Tensor, alias: torch.Tensor, rows: torch.Tensor, shap
                gen: torch.Generator) -> torch.Tensor:
     """Draws from row ``rows`` (B,) of alias tables (K rows, N columns): (B, *shape[1:])."""
     k = torch.randint(alias.shape[1], shape, generator=gen)
-    idx = rows.view(-1, *([1] * (len(shape) - 1)))
-    return torch.where(torch.rand(shape, generator=gen) < take2(keep, idx, k), k,
-                       take2(alias, idx, k))
+    flat = rows.view(-1, *([1] * (len(shape) - 1))) * alias.shape[1] + k  # one index, 2 tables
+    return torch.where(torch.rand(shape, generator=gen) < take(keep.reshape(-1), flat), k,
+                       take(alias.reshape(-1), flat))
 
 
 def pick_unseen(draw: Callable[[torch.Tensor], torch.Tensor], users: torch.Tensor,

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from esans.sampling.base import (Negatives, SeenItems, Selection, alias_tables,
+from esans.sampling.base import (Negatives, SeenItems, Selection, alias_draw, alias_tables,
                                  pick_unseen, shared_row, take, take2)
 from esans.sampling.dns import candidate_scores
 
@@ -73,7 +73,7 @@ class MSACSampler:
                                   / torch.from_numpy(s1).float().unsqueeze(0))
         # the hot path's tables, one row lookup a draw: per level-2 cluster s (parent c), its
         # hard pool [first item of c, pool size, items of c before s, items skipped (s)];
-        # an empty pool (c is all s) draws easy instead. Alias tables flattened (c * K1 + k).
+        # an empty pool (c is all s) draws easy instead.
         l1_first = self.l1_start.numpy()[parent]
         empty = s1[parent] - s2 * exclude_own_l2 <= 0
         self.hard_empty = torch.from_numpy(empty)
@@ -81,22 +81,13 @@ class MSACSampler:
         self.hard_table = torch.from_numpy(np.stack([
             l1_first, np.maximum(s1[parent] - s2 * exclude_own_l2, 1),
             self.l2_start.numpy() - l1_first, np.where(empty, 0, s2 * exclude_own_l2)], 1))
-        self.k1 = k1
-        self.alias_prob_flat = self.alias_prob.reshape(-1).contiguous()
-        self.alias_flat = self.alias.reshape(-1).contiguous()
 
     @property
     def n_neg(self) -> int:
         return self.m_c + self.m_o
 
     def _easy(self, c: torch.Tensor, m: int, gen: torch.Generator) -> torch.Tensor:
-        # alias_draw over easy_prob[c] on the flattened tables (the same draws), then an item
-        # uniform in the drawn cluster
-        k = torch.randint(self.k1, (len(c), m), generator=gen)
-        flat = k.add_(c.unsqueeze(1) * self.k1)
-        accept = torch.rand((len(c), m), generator=gen) < take(self.alias_prob_flat, flat)
-        alias = take(self.alias_flat, flat)
-        clusters = torch.where(accept, flat.remainder_(self.k1), alias)
+        clusters = alias_draw(self.alias_prob, self.alias, c, (len(c), m), gen)  # ~ easy_prob[c]
         r = torch.rand(clusters.shape, generator=gen)
         off = r.mul_(take(self.l1_size, clusters)).long()
         return take(self.sorted_items, off.add_(take(self.l1_start, clusters)))
