@@ -439,7 +439,11 @@ def markdown(summary: dict, ratios: dict, bests: list[str]) -> str:
              "uniform's, alternating steps in one process. "
              "FN rate: share of sampled real negatives that are the user's held-out (valid/test)"
              " items; hard / easy: among MSAC's same-level-1 draws / the others (runs that "
-             "recorded it).",
+             "recorded it). s to best: training wall seconds to the best validation epoch, "
+             "under the code each run recorded (`code` in regime-runs.jsonl) and beside "
+             "whatever ran with it: compare it within a row group, not across code versions "
+             "(the 200k mixed runs predate the shared-pool seen-item lookup, 7792250: their "
+             "steps spent ~170 ms in two 1,024 x 1,536 pair lookups that now take ~12 ms).",
              "", "| dataset | budget | config | n | R@50 | R@200 | NDCG@50 | best epoch | "
              "s to best | FN rate | FN hard / easy | step / uniform |", "|" + "---|" * 12]
 

@@ -153,3 +153,16 @@ def test_draw_cost_bench_times_every_arm_on_draws_that_follow_each_proposal(tmp_
     row = json.loads(out.read_text())["rows"][0]
     assert row["size"] == "20k" and all(row[f"{n}_ms"] > 0 for n in (
         "uniform-8", "uniform-32", "msac-paper-8", "msac-project-32", "edis-6-sources"))
+
+
+def test_seen_lookup_bench_answers_agree_and_the_shared_pool_is_looked_up_as_a_row(tmp_path):
+    """bench/seen_lookup.py: every arm's answer equals the plain binary search (the script
+    asserts it, also for the mixed pool's expanded view), and each query size gets its row."""
+    import subprocess
+
+    out = tmp_path / "sl.json"
+    subprocess.run([sys.executable, str(ROOT / "bench/seen_lookup.py"), "--sizes", "20k",
+                    "--reps", "2", "--out", str(out)], check=True, cwd=tmp_path)
+    rows = {r["m"]: r for r in json.loads(out.read_text())["rows"]}
+    assert sorted(rows) == [8, 32, 1536]
+    assert rows[8]["shared_row_ms"] is None and rows[1536]["shared_row_ms"] > 0
