@@ -480,29 +480,42 @@ def markdown(summary: dict, ratios: dict, bests: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot(summary: dict, best: str, path: Path) -> None:
+def plot(summary: dict, bests: list[str], path: Path) -> None:
+    """Lift in test R@50 against catalogue size (log x), one line per budget (dashed: the
+    no-structure control), error bars the two means' SDs combined. Rows: the first of
+    ``bests`` and the paper's ESANS; columns: over the best baseline with the mixed pool, and
+    over the best with the same per-row budget."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     n_items = {"ml100k": 1682, **{k: v["n_items"] for k, v in SIZES.items()}}
-    fig, ax = plt.subplots(figsize=(7, 4))
-    rows = lifts(summary, best)
-    for control in (False, True):
-        for b in sorted({r["budget"] for r in rows}):
-            pts = sorted((n_items[r["dataset"].removeprefix("ctl-")], r["lift"], r["err"])
-                         for r in rows if r["budget"] == b
-                         and r["dataset"].startswith("ctl-") == control)
-            if pts:
-                x, y, e = zip(*pts)
-                ax.errorbar(x, y, yerr=e, marker="o", capsize=3, ls="--" if control else "-",
-                            label=f"budget {b}" + (" (no-structure control)" if control else ""))
-    ax.axhline(1.0, color="k", lw=0.8)
-    ax.set_xscale("log")
-    ax.set_xlabel("catalogue size (items)")
-    ax.set_ylabel(f"test R@50 of {best} / best baseline")
-    ax.legend(fontsize=8)
+    shown = list(dict.fromkeys([bests[0], "esans-paper"]))
+    fig, axes = plt.subplots(len(shown), 2, figsize=(11, 3.6 * len(shown)), squeeze=False,
+                             sharex=True)
+    for row, best in zip(axes, shown):
+        for ax, (names, what) in zip(row, ((BASELINES, "best baseline (mixed pool included)"),
+                                           (PER_ROW, "best same-budget baseline"))):
+            rows = lifts(summary, best, names)
+            for control in (False, True):
+                for b in sorted({r["budget"] for r in rows}):
+                    pts = sorted((n_items[r["dataset"].removeprefix("ctl-")], r["lift"],
+                                  r["err"]) for r in rows if r["budget"] == b
+                                 and r["dataset"].startswith("ctl-") == control)
+                    if pts:
+                        x, y, e = zip(*pts)
+                        ax.errorbar(x, y, yerr=e, marker="o", capsize=3,
+                                    ls="--" if control else "-", color=f"C{b // 64}",
+                                    label=f"budget {b}" + (" (no-structure control)"
+                                                           if control else ""))
+            ax.axhline(1.0, color="k", lw=0.8)
+            ax.set_xscale("log")
+            ax.set_title(f"{best} / {what}", fontsize=9)
+            ax.set_ylabel("test R@50 ratio")
+            ax.legend(fontsize=7)
+    for ax in axes[-1]:
+        ax.set_xlabel("catalogue size (items)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -527,7 +540,7 @@ def report(bests: list[str], ratio_sets: list[tuple[str, int]], threads: int = 2
          "step_ratios": ratios}, indent=1))
     md = markdown(summary, ratios, bests)
     OUT.with_suffix(".md").write_text(md)
-    plot(summary, bests[0], OUT.with_suffix(".png"))
+    plot(summary, bests, OUT.with_suffix(".png"))
     print(md)
 
 
