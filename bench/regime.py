@@ -492,6 +492,7 @@ def plot(summary: dict, bests: list[str], path: Path) -> None:
 
     n_items = {"ml100k": 1682, **{k: v["n_items"] for k, v in SIZES.items()}}
     shown = list(dict.fromkeys([bests[0], "esans-paper"]))
+    budgets = sorted({s["budget"] for s in summary.values()})  # one colour a budget, all panels
     fig, axes = plt.subplots(len(shown), 2, figsize=(11, 3.6 * len(shown)), squeeze=False,
                              sharex=True)
     for row, best in zip(axes, shown):
@@ -506,7 +507,7 @@ def plot(summary: dict, bests: list[str], path: Path) -> None:
                     if pts:
                         x, y, e = zip(*pts)
                         ax.errorbar(x, y, yerr=e, marker="o", capsize=3,
-                                    ls="--" if control else "-", color=f"C{b // 64}",
+                                    ls="--" if control else "-", color=f"C{budgets.index(b)}",
                                     label=f"budget {b}" + (" (no-structure control)"
                                                            if control else ""))
             ax.axhline(1.0, color="k", lw=0.8)

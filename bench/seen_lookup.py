@@ -70,12 +70,12 @@ def main() -> None:
                 row = np.concatenate([items[pick], rng.integers(0, n_items, POOL - 1024)])
                 view = torch.from_numpy(row).unsqueeze(0).expand(1024, -1)
                 qi = view.contiguous()
+                shared = [("shared_row", filtered, view)]
             else:
                 qi = torch.from_numpy(rng.integers(0, n_items, (1024, m)))
                 qi[:, 0] = torch.from_numpy(items[pick])
-            arms = [("searchsorted", plain, qi), ("filter", filtered, qi)]
-            if m == POOL:
-                arms.append(("shared_row", filtered, view))
+                shared = []
+            arms = [("searchsorted", plain, qi), ("filter", filtered, qi), *shared]
             want = plain.contains(qu, qi)
             for _, s, q in arms:
                 assert torch.equal(s.contains(qu, q), want)

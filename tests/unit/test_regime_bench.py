@@ -155,7 +155,7 @@ def test_draw_cost_bench_times_every_arm_on_draws_that_follow_each_proposal(tmp_
         "uniform-8", "uniform-32", "msac-paper-8", "msac-project-32", "edis-6-sources"))
 
 
-def test_seen_lookup_bench_answers_agree_and_the_shared_pool_is_looked_up_as_a_row(tmp_path):
+def test_seen_lookup_bench_answers_agree_and_the_shared_pool_gets_a_shared_row_arm(tmp_path):
     """bench/seen_lookup.py: every arm's answer equals the plain binary search (the script
     asserts it, also for the mixed pool's expanded view), and each query size gets its row."""
     import subprocess
