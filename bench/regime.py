@@ -117,6 +117,11 @@ def configs(budget: int) -> dict[str, dict]:
         # ~1,700 of 200,000 items), so w = 28 corrects hard draws as if uniform, w = 8 halfway
         "esans-dns-table-hw8": {**esans_dns_table, "hard_weight": 8.0},
         "esans-dns-table-hw28": {**esans_dns_table, "hard_weight": 28.0},
+        # a milder selection for both selectors alike (the model keeps 1 of 2 candidates, not
+        # 1 of 4): at budget 64 and 200k items keeping the top quarter never learned (dns-table)
+        # or lost half of uniform's recall (esans-dns-table)
+        "dns-table-p2": {**dns_table, "pool_size": 2 * budget},
+        "esans-dns-table-k2": {**esans_dns_table, "hard_candidates": 2, "easy_candidates": 2},
         "esans-hist": {**paper, "hard_anchor": "history"},
         "esans-hist-dyn": {**paper, "hard_anchor": "history", "hard_candidates": 4},
         "esans-unif-easy": {**paper, "easy_temperature": 100.0},
