@@ -27,10 +27,11 @@ from esans.train import (TrainData, batch_loss, build_sampler, optimiser_step, o
 def alternating_step_times(arms: dict[str, TrainParams], data: TrainData, steps: int,
                            warmup: int, sparse_ids: bool | None = None
                            ) -> dict[str, dict[str, list[float]]]:
-    """{arm: {"step_s": [...], "sample_s": [...], "refresh_s": [...]}} over ``steps`` timed
-    steps after ``warmup`` untimed ones; batch size and history length from the first arm;
-    sparse id embeddings as training would use them (the first arm's ``sparse_ids``) unless
-    ``sparse_ids`` says."""
+    """{arm: {"step_s": [...], "cpu_s": [...], "sample_s": [...], "refresh_s": [...]}} over
+    ``steps`` timed steps after ``warmup`` untimed ones (``cpu_s``: the process's user + system
+    seconds in the step, which a busy machine's waits do not inflate); batch size and history
+    length from the first arm; sparse id embeddings as training would use them (the first
+    arm's ``sparse_ids``) unless ``sparse_ids`` says."""
     first = next(iter(arms.values()))
     if sparse_ids is None:
         sparse_ids = uses_sparse_ids(first, data.n_items)
@@ -46,7 +47,7 @@ def alternating_step_times(arms: dict[str, TrainParams], data: TrainData, steps:
                  if tp.selection_table_every and selector(sampler) is not None else None)
         setup[name] = (tp, model, optimizers(model, tp, sparse_ids), sampler,
                        torch.Generator().manual_seed(0), stale)
-    out = {n: {"step_s": [], "sample_s": [], "refresh_s": []} for n in arms}
+    out = {n: {"step_s": [], "cpu_s": [], "sample_s": [], "refresh_s": []} for n in arms}
     g = torch.Generator().manual_seed(1)
     users, items, pos = (torch.from_numpy(np.asarray(x, np.int64))
                          for x in (data.train_users, data.train_items, data.train_pos))
@@ -63,10 +64,11 @@ def alternating_step_times(arms: dict[str, TrainParams], data: TrainData, steps:
                 table = stale.tick(model)
                 if due:  # warm-up's first refresh included: the amortised cost errs high
                     out[name]["refresh_s"].append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             loss, info = batch_loss(model, tp, sampler, seen, u, i, h, gen, table=table)
             optimiser_step(loss, opts, model)
             if step >= warmup:
                 out[name]["step_s"].append(time.perf_counter() - t0)
+                out[name]["cpu_s"].append(time.process_time() - c0)  # user + sys, no waits
                 out[name]["sample_s"].append(info["sample_s"])
     return out

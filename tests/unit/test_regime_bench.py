@@ -64,6 +64,8 @@ def test_regime_runs_prepares_once_resumes_and_reports(toy):
     assert "| 20k | 8 | esans-paper | 1 |" in md and "| esans-paper | ctl-20k | 8 |" in md
     steps = json.loads((toy / "regime-steps.json").read_text())["20k|8"]   # measured on request
     assert steps["uniform"] == 1.0 and steps["esans-paper"] > 0 and steps["threads"] == 1
+    assert steps["cpu"]["uniform"] == 1.0 and steps["cpu"]["esans-paper"] > 0
+    assert f"{steps['esans-paper']:.2f} (cpu {steps['cpu']['esans-paper']:.2f}) |" in md
     assert "ctl-20k|8" not in json.loads((toy / "regime-steps.json").read_text())
     assert (toy / "regime.png").stat().st_size > 0
 
