@@ -93,7 +93,8 @@ def test_lift_against_same_budget_baselines_leaves_the_mixed_pool_out():
                                           ("esans-dns-table-k2-e12", 0.55))])
     assert regime.lifts(capped, "esans-dns")[0]["best_baseline"] == "mixed"   # 6-epoch cap
     (e12,) = regime.lifts(capped, "esans-dns-table-k2-e12")         # only the 12-epoch twin
-    assert e12["best_baseline"] == "dns-table-p2-e12" and e12["lift"] == pytest.approx(0.551 / 0.501)
+    assert e12["best_baseline"] == "dns-table-p2-e12"
+    assert e12["lift"] == pytest.approx(0.551 / 0.501)
 
 
 def test_code_version_marks_code_changes_but_not_appended_results(tmp_path, monkeypatch):
