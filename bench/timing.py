@@ -17,11 +17,12 @@ import torch
 
 from esans.config import TrainParams
 from esans.data.history import Histories
+from esans.heap import release_free_heap
 from esans.model.stale_table import StaleItemTable
 from esans.model.towers import TwoTower
 from esans.sampling.base import SeenItems
-from esans.train import (TrainData, batch_loss, build_sampler, optimiser_step, optimizers,
-                         selector, uses_sparse_ids)
+from esans.train import (HEAP_TRIM_EVERY, TrainData, batch_loss, build_sampler,
+                         optimiser_step, optimizers, selector, uses_sparse_ids)
 
 
 def alternating_step_times(arms: dict[str, TrainParams], data: TrainData, steps: int,
@@ -52,6 +53,8 @@ def alternating_step_times(arms: dict[str, TrainParams], data: TrainData, steps:
     users, items, pos = (torch.from_numpy(np.asarray(x, np.int64))
                          for x in (data.train_users, data.train_items, data.train_pos))
     for step in range(steps + warmup):
+        if step % HEAP_TRIM_EVERY == 0:   # as training does; the refaults count in the steps
+            release_free_heap()
         idx = torch.randint(len(users), (first.batch_size,), generator=g)
         u, i = users[idx], items[idx]
         h = hist.window(u, pos[idx], first.history_len)

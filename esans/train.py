@@ -25,6 +25,7 @@ from esans.checkpoint import Checkpoint
 from esans.config import TrainParams
 from esans.data.history import Histories
 from esans.early_stopping import EarlyStopping
+from esans.heap import release_free_heap
 from esans.model.loss import full_softmax, sampled_softmax_logits, scores
 from esans.model.row_adam import RowAdam
 from esans.model.stale_table import StaleItemTable
@@ -39,6 +40,11 @@ from esans.sampling.mixgcf import MixGCFSampler
 from esans.sampling.msac import MSACSampler
 from esans.sampling.popularity import PopularitySampler
 from esans.sampling.uniform import UniformSampler
+
+# Steps between handing the C heap's free pages back to the OS (``esans.heap``): without it a
+# 200k-item run's resident memory grows through the epochs (12-13 GB after 6 at budget 64)
+# while what it uses stays under 1 GB; every 50 steps costs no measurable step time.
+HEAP_TRIM_EVERY = 50
 
 
 @dataclass
@@ -387,7 +393,10 @@ def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None]
             optimiser_step(loss, opts, model, world)
             losses.append(loss.item())
             step_times.append(time.perf_counter() - ts)
+            if step % HEAP_TRIM_EVERY == 0:
+                release_free_heap()
         rec = distributed.broadcast_float(valid_recall(model, data, hist, p.history_len), world)
+        release_free_heap()   # what validation's score blocks left
         row = {"epoch": epoch, "loss": float(np.mean(losses)), "valid_recall@50": rec,
                "seconds": time.perf_counter() - t0}
         result.history.append(row)

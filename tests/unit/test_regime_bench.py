@@ -68,6 +68,15 @@ def test_regime_runs_prepares_once_resumes_and_reports(toy):
     assert f"{steps['esans-paper']:.2f} (cpu {steps['cpu']['esans-paper']:.2f}) |" in md
     assert "ctl-20k|8" not in json.loads((toy / "regime-steps.json").read_text())
     assert (toy / "regime.png").stat().st_size > 0
+    import train_memory    # its arms train on the same prepared catalogue
+
+    for trim in (0, 2):
+        r = train_memory.arm("20k", 8, "esans-dns-table", 6, trim)
+        assert r["trim_every"] == trim and r["steps"] == 6
+        assert 0 < r["final_rss_gb"] <= r["peak_rss_gb"] + 0.01
+        assert r["cpu_ms_step"] > 0 and r["wall_ms_step"] > 0
+        if "heap_gb" in r:                                     # glibc
+            assert 0 < r["in_use_gb"] <= r["heap_gb"] and r["free_gb"] >= 0
 
 
 def test_lift_against_same_budget_baselines_leaves_the_mixed_pool_out():
@@ -176,3 +185,4 @@ def test_seen_lookup_bench_answers_agree_and_the_shared_pool_gets_a_shared_row_a
     rows = {r["m"]: r for r in json.loads(out.read_text())["rows"]}
     assert sorted(rows) == [8, 32, 1536]
     assert rows[8]["shared_row_ms"] is None and rows[1536]["shared_row_ms"] > 0
+
