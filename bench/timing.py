@@ -26,13 +26,15 @@ from esans.train import (HEAP_TRIM_EVERY, TrainData, batch_loss, build_sampler,
 
 
 def alternating_step_times(arms: dict[str, TrainParams], data: TrainData, steps: int,
-                           warmup: int, sparse_ids: bool | None = None
+                           warmup: int, sparse_ids: bool | None = None,
+                           trim_every: int = HEAP_TRIM_EVERY
                            ) -> dict[str, dict[str, list[float]]]:
     """{arm: {"step_s": [...], "cpu_s": [...], "sample_s": [...], "refresh_s": [...]}} over
     ``steps`` timed steps after ``warmup`` untimed ones (``cpu_s``: the process's user + system
     seconds in the step, which a busy machine's waits do not inflate); batch size and history
     length from the first arm; sparse id embeddings as training would use them (the first
-    arm's ``sparse_ids``) unless ``sparse_ids`` says."""
+    arm's ``sparse_ids``) unless ``sparse_ids`` says. The free heap goes back to the OS every
+    ``trim_every`` steps, as training does (0: never)."""
     first = next(iter(arms.values()))
     if sparse_ids is None:
         sparse_ids = uses_sparse_ids(first, data.n_items)
@@ -53,7 +55,7 @@ def alternating_step_times(arms: dict[str, TrainParams], data: TrainData, steps:
     users, items, pos = (torch.from_numpy(np.asarray(x, np.int64))
                          for x in (data.train_users, data.train_items, data.train_pos))
     for step in range(steps + warmup):
-        if step % HEAP_TRIM_EVERY == 0:   # as training does; the refaults count in the steps
+        if trim_every and step % trim_every == 0:   # the refaults count in the steps
             release_free_heap()
         idx = torch.randint(len(users), (first.batch_size,), generator=g)
         u, i = users[idx], items[idx]

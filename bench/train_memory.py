@@ -4,8 +4,9 @@ Each arm runs in its own process on the regime study's synthetic catalogue (``re
 prepared arrays, built on first use): the training step of ``esans.train`` (``batch_loss`` +
 ``optimiser_step``) for ``--steps`` steps, calling ``release_free_heap`` every ``trim`` steps
 (0: never; training uses ``esans.train.HEAP_TRIM_EVERY``). Reports peak and final resident
-memory, glibc's heap (size, in use, free: ``mallinfo2``), CPU and wall seconds a step and
-minor page faults a step; writes ``bench/results/train-memory.json``.
+memory, glibc's heap (size, in use, free: ``mallinfo2``), CPU and wall seconds a step
+(``timing.alternating_step_times`` with one arm; a model set-up's faults count in the last
+column) and minor page faults a step; writes ``bench/results/train-memory.json``.
 
     python bench/train_memory.py --dataset 200k --budget 64 --configs uniform esans-dns-table-k2
 """
@@ -18,7 +19,6 @@ import json
 import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -48,48 +48,22 @@ def arm(dataset: str, budget: int, config: str, steps: int, trim: int) -> dict:
     import torch
 
     import regime
-    from esans.data.history import Histories
-    from esans.heap import release_free_heap, resident_bytes
-    from esans.model.stale_table import StaleItemTable
-    from esans.model.towers import TwoTower
-    from esans.sampling.base import SeenItems
-    from esans.train import (batch_loss, build_sampler, optimiser_step, optimizers, selector,
-                             uses_sparse_ids)
+    from esans.heap import resident_bytes
+    from timing import alternating_step_times
 
     torch.set_num_threads(1)
     _, data = regime.load(dataset)
     tp = regime.train_params(dataset, regime.configs(budget)[config], 1)
-    seen = SeenItems(data.train_users, data.train_items, data.n_items)
-    hist = Histories(data.train_users, data.train_items, data.n_users)
-    users, items, pos = (torch.from_numpy(np.asarray(x, np.int64))
-                         for x in (data.train_users, data.train_items, data.train_pos))
-    torch.manual_seed(0)
-    sparse = uses_sparse_ids(tp, data.n_items)
-    model = TwoTower(torch.from_numpy(data.content), data.n_users, tp.dim, tp.history_len,
-                     sparse)
-    sampler = build_sampler(tp, data, seen)
-    stale = (StaleItemTable(tp.selection_table_every)
-             if tp.selection_table_every and selector(sampler) is not None else None)
-    opts = optimizers(model, tp, sparse)
-    gen, order = torch.Generator().manual_seed(0), torch.Generator().manual_seed(1)
     start_rss = resident_bytes()
     f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    t0, c0 = time.perf_counter(), time.process_time()
-    for step in range(1, steps + 1):
-        idx = torch.randint(len(users), (tp.batch_size,), generator=order)
-        u, i = users[idx], items[idx]
-        h = hist.window(u, pos[idx], tp.history_len)
-        loss, _ = batch_loss(model, tp, sampler, seen, u, i, h, gen,
-                             table=stale.tick(model) if stale is not None else None)
-        optimiser_step(loss, opts, model)
-        if trim and step % trim == 0:
-            release_free_heap()
+    t = alternating_step_times({config: tp}, data, steps, warmup=0, trim_every=trim)[config]
     ru = resource.getrusage(resource.RUSAGE_SELF)
     return {"dataset": dataset, "budget": budget, "config": config, "steps": steps,
             "trim_every": trim, "start_rss_gb": start_rss / 1e9,
-            "final_rss_gb": resident_bytes() / 1e9, "peak_rss_gb": ru.ru_maxrss / 1e6,
-            **heap_stats(), "cpu_ms_step": 1000 * (time.process_time() - c0) / steps,
-            "wall_ms_step": 1000 * (time.perf_counter() - t0) / steps,
+            "final_rss_gb": resident_bytes() / 1e9,
+            "peak_rss_gb": ru.ru_maxrss * 1024 / 1e9,             # ru_maxrss is in KiB
+            **heap_stats(), "cpu_ms_step": 1000 * float(np.mean(t["cpu_s"])),
+            "wall_ms_step": 1000 * float(np.mean(t["step_s"])),
             "minflt_step": (ru.ru_minflt - f0) / steps}
 
 

@@ -185,4 +185,3 @@ def test_seen_lookup_bench_answers_agree_and_the_shared_pool_gets_a_shared_row_a
     rows = {r["m"]: r for r in json.loads(out.read_text())["rows"]}
     assert sorted(rows) == [8, 32, 1536]
     assert rows[8]["shared_row_ms"] is None and rows[1536]["shared_row_ms"] > 0
-
