@@ -104,6 +104,18 @@ def test_lift_against_same_budget_baselines_leaves_the_mixed_pool_out():
     (e12,) = regime.lifts(capped, "esans-dns-table-k2-e12")         # only the 12-epoch twin
     assert e12["best_baseline"] == "dns-table-p2-e12"
     assert e12["lift"] == pytest.approx(0.551 / 0.501)
+    # the mixed pool's 12-epoch twin runs once (at the first budget) and, like mixed, counts
+    # for every budget under its cap, but never as a per-row baseline
+    twins = regime.summarise(runs + [{**r, "config": c, "budget": b, "recall@50": v}
+                                     for r in runs[:3] for c, b, v in (
+                                         ("mixed-e12", 8, 0.60),
+                                         ("dns-table-p2-e12", 64, 0.50),
+                                         ("esans-dns-table-k2-e12", 64, 0.55))])
+    (e12,) = regime.lifts(twins, "esans-dns-table-k2-e12")
+    assert e12["best_baseline"] == "mixed-e12" and e12["lift"] == pytest.approx(0.55 / 0.60)
+    (e12,) = regime.lifts(twins, "esans-dns-table-k2-e12", regime.PER_ROW)
+    assert e12["best_baseline"] == "dns-table-p2-e12"
+    assert [g[1] for g in regime.grid(["200k"], [8, 64], 1, ["mixed-e12"])] == ["mixed-e12"]
 
 
 def test_code_version_marks_code_changes_but_not_appended_results(tmp_path, monkeypatch):
