@@ -56,6 +56,14 @@ def test_regime_runs_prepares_once_resumes_and_reports(toy):
         assert 0 < r["recall@50"] <= r["recall@200"] <= 1 and r["epochs"] <= 2
     (toy / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert set(regime.done_runs()) == {(r["dataset"], r["config"], 8, 0) for r in rows}
+    assert {r["prep"] for r in rows if r["dataset"] == "20k"} == {regime.prep_id("20k")}
+    assert regime.prep_id("20k") != regime.prep_id("ctl-20k")
+    other = {**rows[0], "config": "dns", "prep": "0123456789ab"}   # another machine's
+    with open(toy / "runs.jsonl", "a") as fh:
+        fh.write(json.dumps(other) + "\n")
+    with pytest.raises(SystemExit, match="runs of 20k trained on another preparation"):
+        regime.study(["20k"], [8], 1, ["dns"], workers=1, threads=1)
+    (toy / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     todo = [g for g in regime.grid(["20k"], [8], 1, ["uniform", "esans-paper"])
             if g not in regime.done_runs()]
     assert todo == []                                        # resumes: nothing left to run
