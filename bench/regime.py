@@ -292,8 +292,9 @@ def train_params(dataset: str, overrides: dict, threads: int):
     from esans.config import Params
 
     epochs, patience = EPOCHS[dataset.removeprefix("ctl-")]
+    # exact selection unless the config names a stale table
     base = {"epochs": epochs, "patience": patience, "threads": threads,
-            "checkpoint_every": 10 ** 9}
+            "checkpoint_every": 10 ** 9, "selection_table_every": 0}
     p = Params.model_validate({"train": {**base, **overrides}})  # cross-field rules apply
     return p.train
 
@@ -370,7 +371,7 @@ def step_ratios(dataset: str, budget: int, names: list[str], threads: int,
     # machine do not inflate but page faults do)
     def med(key: str) -> dict[str, float]:
         return {n: float(np.median(v[key])) + (float(np.mean(v["refresh_s"])) / arms[
-            n].selection_table_every if v["refresh_s"] else 0.0) for n, v in t.items()}
+            n].table_every if v["refresh_s"] else 0.0) for n, v in t.items()}
 
     wall, cpu = med("step_s"), med("cpu_s")
     return {n: wall[n] / wall["uniform"] for n in wall} | {

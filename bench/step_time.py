@@ -53,6 +53,7 @@ def main() -> None:
     base = p.train.model_copy(update={"sampler": "esans",
                                       "hard_candidates": project.hard_candidates,
                                       "easy_candidates": project.easy_candidates,
+                                      "selection_table_every": 0,   # --table adds stale arms
                                       "threads": a.threads or p.train.threads})
     data = load_train_data(a.work, p.model_copy(update={"train": base}))
     torch.set_num_threads(base.threads)

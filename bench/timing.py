@@ -46,8 +46,8 @@ def alternating_step_times(arms: dict[str, TrainParams], data: TrainData, steps:
         model = TwoTower(torch.from_numpy(data.content), data.n_users, tp.dim, tp.history_len,
                          sparse_ids)
         sampler = build_sampler(tp, data, seen)
-        stale = (StaleItemTable(tp.selection_table_every)
-                 if tp.selection_table_every and selector(sampler) is not None else None)
+        stale = (StaleItemTable(tp.table_every)
+                 if tp.table_every and selector(sampler) is not None else None)
         setup[name] = (tp, model, optimizers(model, tp, sparse_ids), sampler,
                        torch.Generator().manual_seed(0), stale)
     out = {n: {"step_s": [], "cpu_s": [], "sample_s": [], "refresh_s": []} for n in arms}

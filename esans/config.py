@@ -141,6 +141,12 @@ def samplers_with(trait: str, sep: str = ", ") -> str:
     return sep.join(n for n, s in SAMPLERS.items() if getattr(s, trait))
 
 
+# Steps between refreshes of the stale selection table under selection_table_every: auto (the
+# value every selecting config of bench/regime.py uses; ~1 refresh an epoch on ml100k, ~16 at
+# 200k items)
+AUTO_TABLE_EVERY = 100
+
+
 class TrainParams(_Strict):
     # esans = msac + EDIS; full = full softmax over the catalogue (the reference).
     sampler: Sampler = "esans"
@@ -194,7 +200,9 @@ class TrainParams(_Strict):
     # candidates against a table of every item's vector recomputed every this many steps,
     # without gradient (ANCE-style staleness; a refresh is one forward of the catalogue),
     # instead of running each candidate through the item tower. 0: the current model, exact.
-    selection_table_every: int = Field(0, ge=0)
+    # "auto": every AUTO_TABLE_EVERY steps where the training selects, else 0 (README,
+    # "Where does ESANS pay?": as good on ml100k validation, better at 200k, a cheaper step).
+    selection_table_every: Annotated[int, Field(ge=0)] | Literal["auto"] = "auto"
     threads: int = Field(2, ge=1)
     checkpoint_every: int = Field(50, ge=1)  # steps between crash-resume checkpoints
     # ... skipping a due step while fewer seconds than this have passed since the last save
@@ -218,6 +226,13 @@ class TrainParams(_Strict):
     def uses_edis(self) -> bool:
         """EDIS virtual negatives on: always for esans, on request for other sampled ones."""
         return self.traits.edis or (self.edis and self.traits.sampled)
+
+    @property
+    def table_every(self) -> int:
+        """Steps between refreshes of the stale selection table; 0: exact scoring."""
+        if self.selection_table_every == "auto":
+            return AUTO_TABLE_EVERY if self.selects else 0
+        return self.selection_table_every
 
     @property
     def selects(self) -> bool:
@@ -291,7 +306,7 @@ class Params(_Strict):
             if getattr(t, key) != TrainParams.model_fields[key].default and not t.traits.hard:
                 raise ValueError(f"train.{key}: only {samplers_with('hard', '/')} draw "
                                  f"hard negatives, not {t.sampler}")
-        if t.selection_table_every and not t.selects:
+        if t.selection_table_every not in (0, "auto") and not t.selects:
             raise ValueError(f"train.selection_table_every: {t.selection_table_every} needs a "
                              f"hard selection ({samplers_with('selects')}, or "
                              f"{samplers_with('hard', '/')} with hard_candidates or "

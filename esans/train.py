@@ -339,8 +339,8 @@ def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None]
     seen = SeenItems(data.train_users, data.train_items, data.n_items)
     sampler = build_sampler(p, data, seen)
     pool = build_pool(p, data)
-    stale = (StaleItemTable(p.selection_table_every)
-             if p.selection_table_every and selector(sampler) is not None else None)
+    stale = (StaleItemTable(p.table_every)
+             if p.table_every and selector(sampler) is not None else None)
     if world.active and getattr(sampler, "name", "") in ("inbatch", "mixed"):
         sampler = distributed.GlobalBatchPool(sampler, world)
     hist = Histories(data.train_users, data.train_items, data.n_users)

@@ -70,3 +70,32 @@ def test_every_sampler_in_the_table_is_built_and_its_traits_hold():
             assert (neg.hard is not None) == traits.hard, name
         assert tp.uses_edis == traits.edis, name
         assert TrainParams(sampler=name, edis=traits.sampled).uses_edis == traits.sampled
+
+
+@pytest.mark.parametrize("change, every", [
+    ({}, "auto"),                                              # the project's ESANS selects
+    ({"hard_candidates": 1, "easy_candidates": 1}, 0),         # the paper's keeps every draw
+    ({"sampler": "dns"}, "auto"), ({"sampler": "mixgcf"}, "auto"),
+    ({"sampler": "uniform"}, 0), ({"sampler": "mixed"}, 0), ({"sampler": "full"}, 0),
+    ({"sampler": "dns", "selection_table_every": 0}, 0),       # exact, on request
+    ({"sampler": "dns", "selection_table_every": 7}, 7),
+])
+def test_the_shipped_params_switch_sampler_in_one_key_and_the_table_follows(tmp_path, change,
+                                                                            every):
+    """params.yaml's selection_table_every: auto scores candidates on the stale table where the
+    training selects and nowhere else, so switching to a baseline or to the paper's ESANS
+    stays one change (an explicit table without a selection is still an error)."""
+    from esans.config import AUTO_TABLE_EVERY
+
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    raw["train"].update(change)
+    f = tmp_path / "params.yaml"
+    f.write_text(yaml.safe_dump(raw))
+    t = load_params(f).train
+    assert t.table_every == (AUTO_TABLE_EVERY if every == "auto" else every)
+    assert t.table_every == 0 or t.selects
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    raw["train"].update(sampler="uniform", selection_table_every=5)
+    f.write_text(yaml.safe_dump(raw))
+    with pytest.raises(EsansError, match="train.selection_table_every: 5 needs a hard selection"):
+        load_params(f)
