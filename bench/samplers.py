@@ -45,13 +45,14 @@ CONFIGS: dict[str, dict] = {
 
 def overrides_of(name: str) -> dict:
     """A config's train overrides; the project default takes this project's params.yaml
-    candidates (the workspace's copy may predate them)."""
+    candidates and selection table (the workspace's copy may predate them)."""
     if name.startswith("ESANS (project default"):
         from esans.config import load_params
 
         project = load_params(ROOT / "params.yaml").train
         return {**CONFIGS[name], "hard_candidates": project.hard_candidates,
-                "easy_candidates": project.easy_candidates}
+                "easy_candidates": project.easy_candidates,
+                "selection_table_every": project.selection_table_every}
     return CONFIGS[name]
 
 
