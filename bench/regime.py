@@ -63,7 +63,8 @@ EPOCHS = {"ml100k": (20, 4), "20k": (10, 2), "200k": (6, 2), "1m": (1, 1)}
 STRUCTURE = {"topics_per_group": 10, "dim": 64, "noise": 0.5, "popularity_alpha": 0.9,
              "topics_per_user": 8, "drift": 0.3}
 VALID_USERS, EVAL_USERS = 2000, 20_000
-ORDER = ["ml100k", "ml100k-prep0", "20k", "ctl-20k", "200k", "ctl-200k", "1m"]
+ORDER = ["ml100k", "ml100k-prep0", "20k", "20k-prep0", "ctl-20k", "ctl-20k-prep0", "200k",
+         "ctl-200k", "1m"]
 
 
 def configs(budget: int) -> dict[str, dict]:
@@ -153,8 +154,12 @@ SHARED_POOL = ("mixed", "mixed-e12")
 # pipeline (encoders, fusion, k-means) and comes out different on another machine. The ml100k
 # runs made before preparations were recorded are kept as ``ml100k-prep0``: an earlier
 # machine's preparation, on which this one's esans-dns-table seed 0 gave 0.4669 (here 0.4735)
-# and uniform seed 0 0.4584 (here 0.4574).
-EARLIER_PREP = {"ml100k-prep0": "ml100k"}
+# and uniform seed 0 0.4584 (here 0.4574). The same at 20k (its catalogue is generated, its
+# fusion and k-means are not bit-stable across machines or code versions): seed 0 of uniform,
+# DNS and esans-dns gave 0.2193, 0.2330, 0.2341 in the earlier runs and 0.2260, 0.2378, 0.2379
+# here, so those runs are ``20k-prep0`` / ``ctl-20k-prep0``. (200k: mixed seed 0 repeated
+# its earlier run here to four decimals.)
+EARLIER_PREP = {"ml100k-prep0": "ml100k", "20k-prep0": "20k", "ctl-20k-prep0": "ctl-20k"}
 RUNNABLE = [d for d in ORDER if d not in EARLIER_PREP]
 
 
@@ -509,11 +514,11 @@ def markdown(summary: dict, ratios: dict, bests: list[str]) -> str:
              "whatever ran with it: compare it within a row group, not across code versions "
              "(the 200k mixed runs predate the shared-pool seen-item lookup, 7792250: their "
              "steps spent ~170 ms in two 1,024 x 1,536 pair lookups that now take ~12 ms). "
-             "ml100k-prep0: the ml100k runs made before each run recorded its preparation "
-             "(`prep`), on an earlier machine's; a config and seed reproduce exactly on one "
-             "preparation but not across two (esans-dns-table seed 0: 0.4669 there, 0.4735 "
-             "on ml100k's current one), so the two are separate rows, each compared only "
-             "within itself.",
+             "ml100k-prep0, 20k-prep0, ctl-20k-prep0: the runs made before each run recorded "
+             "its preparation (`prep`), on an earlier machine's; a config and seed reproduce "
+             "exactly on one preparation but not across two (esans-dns-table seed 0 on "
+             "ml100k: 0.4669 there, 0.4735 on the current one; uniform seed 0 at 20k: 0.2193, "
+             "0.2260), so they are separate rows, each compared only within itself.",
              "", "| dataset | budget | config | n | R@50 | R@200 | NDCG@50 | best epoch | "
              "s to best | FN rate | FN hard / easy | step / uniform |", "|" + "---|" * 12]
 
@@ -528,7 +533,7 @@ def markdown(summary: dict, ratios: dict, bests: list[str]) -> str:
     for d in ORDER:
         for key, s in sorted(((k, s) for k, s in summary.items() if s["dataset"] == d),
                              key=lambda kv: (kv[1]["budget"], kv[1]["config"])):
-            got = ratios.get(f"{d}|{s['budget']}", {})
+            got = ratios.get(f"{EARLIER_PREP.get(d, d)}|{s['budget']}", {})   # speed only
             r, c = got.get(s["config"]), got.get("cpu", {}).get(s["config"])
             lines.append(f"| {d} | {s['budget']} | {s['config']} | {s['n']} | "
                          f"{f(s, 'recall@50')} | {f(s, 'recall@200')} | {f(s, 'ndcg@50')} | "
