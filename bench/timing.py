@@ -18,11 +18,10 @@ import torch
 from esans.config import TrainParams
 from esans.data.history import Histories
 from esans.heap import release_free_heap
-from esans.model.stale_table import StaleItemTable
 from esans.model.towers import TwoTower
 from esans.sampling.base import SeenItems
 from esans.train import (HEAP_TRIM_EVERY, TrainData, batch_loss, build_sampler,
-                         optimiser_step, optimizers, selector, uses_sparse_ids)
+                         optimiser_step, optimizers, stale_table, uses_sparse_ids)
 
 
 def alternating_step_times(arms: dict[str, TrainParams], data: TrainData, steps: int,
@@ -46,8 +45,7 @@ def alternating_step_times(arms: dict[str, TrainParams], data: TrainData, steps:
         model = TwoTower(torch.from_numpy(data.content), data.n_users, tp.dim, tp.history_len,
                          sparse_ids)
         sampler = build_sampler(tp, data, seen)
-        stale = (StaleItemTable(tp.table_every)
-                 if tp.table_every and selector(sampler) is not None else None)
+        stale = stale_table(tp, sampler)
         setup[name] = (tp, model, optimizers(model, tp, sparse_ids), sampler,
                        torch.Generator().manual_seed(0), stale)
     out = {n: {"step_s": [], "cpu_s": [], "sample_s": [], "refresh_s": []} for n in arms}

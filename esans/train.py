@@ -147,6 +147,13 @@ def selector(sampler: Sampler) -> Callable | None:
     return select if select is not None and getattr(sampler, "selects", True) else None
 
 
+def stale_table(p: TrainParams, sampler: Sampler | None) -> StaleItemTable | None:
+    """The stale item table the sampler's hard selection scores on (``p.table_every``), None
+    where it scores exactly or keeps every draw."""
+    return (StaleItemTable(p.table_every)
+            if p.table_every and selector(sampler) is not None else None)
+
+
 def batch_loss(model: TwoTower, p: TrainParams, sampler: Sampler | None, seen: SeenItems,
                u: torch.Tensor, i: torch.Tensor, h: torch.Tensor, gen: torch.Generator,
                heldout: SeenItems | None = None, pool: MixedSampler | None = None,
@@ -339,8 +346,7 @@ def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None]
     seen = SeenItems(data.train_users, data.train_items, data.n_items)
     sampler = build_sampler(p, data, seen)
     pool = build_pool(p, data)
-    stale = (StaleItemTable(p.table_every)
-             if p.table_every and selector(sampler) is not None else None)
+    stale = stale_table(p, sampler)
     if world.active and getattr(sampler, "name", "") in ("inbatch", "mixed"):
         sampler = distributed.GlobalBatchPool(sampler, world)
     hist = Histories(data.train_users, data.train_items, data.n_users)
