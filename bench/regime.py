@@ -126,6 +126,11 @@ def configs(budget: int) -> dict[str, dict]:
         # or lost half of uniform's recall (esans-dns-table)
         "dns-table-p2": {**dns_table, "pool_size": 2 * budget},
         "esans-dns-table-k2": {**esans_dns_table, "hard_candidates": 2, "easy_candidates": 2},
+        # the stale table with each step's computed rows written back (a kept negative's
+        # row is current right after the step that pushed it away): at 1M items after one
+        # epoch the plain table's ESANS collapsed (pipeline, test R@50 0.003 vs 0.0204 exact)
+        "esans-dns-table-wb": {**esans_dns_table, "selection_table_writeback": True},
+        "dns-table-wb": {**dns_table, "selection_table_writeback": True},
         "esans-hist": {**paper, "hard_anchor": "history"},
         "esans-hist-dyn": {**paper, "hard_anchor": "history", "hard_candidates": 4},
         "esans-unif-easy": {**paper, "easy_temperature": 100.0},

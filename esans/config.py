@@ -199,10 +199,16 @@ class TrainParams(_Strict):
     # Hard selection (dns, mixgcf; esans/msac at more than one candidate a slot) scores its
     # candidates against a table of every item's vector recomputed every this many steps,
     # without gradient (ANCE-style staleness; a refresh is one forward of the catalogue),
-    # instead of running each candidate through the item tower. 0: the current model, exact.
-    # "auto": every AUTO_TABLE_EVERY steps where the training selects, else 0 (README,
-    # "Where does ESANS pay?": as good on ml100k validation, better at 200k, a cheaper step).
-    selection_table_every: Annotated[int, Field(ge=0)] | Literal["auto"] = "auto"
+    # instead of running each candidate through the item tower. 0 (the default): the current
+    # model, exact. "auto": every AUTO_TABLE_EVERY steps where the training selects, else 0.
+    # A speed switch, not a free one (README, "Where does ESANS pay?"): as good on ml100k and
+    # at 20k, a cheaper step at 200k, but at 1M items after one epoch the project's ESANS on
+    # the table collapsed (test Recall@50 0.003 against 0.0208 exact).
+    selection_table_every: Annotated[int, Field(ge=0)] | Literal["auto"] = 0
+    # ... and every step writes the vectors the step computed anyway (the batch's positives
+    # and history items, the kept negatives) back into the table, so a negative the model just
+    # pushed away stops scoring as hard on its stale row (false: only the refreshes write)
+    selection_table_writeback: bool = False
     threads: int = Field(2, ge=1)
     checkpoint_every: int = Field(50, ge=1)  # steps between crash-resume checkpoints
     # ... skipping a due step while fewer seconds than this have passed since the last save
@@ -311,6 +317,10 @@ class Params(_Strict):
                              f"hard selection ({samplers_with('selects')}, or "
                              f"{samplers_with('hard', '/')} with hard_candidates or "
                              f"easy_candidates > 1); {t.sampler} keeps every draw")
+        if t.selection_table_writeback and not t.table_every:
+            raise ValueError("train.selection_table_writeback: true needs a stale selection "
+                             "table (train.selection_table_every > 0, or auto where the "
+                             f"training selects); {t.sampler} here scores exactly")
         if self.promote.keep < self.promote.compare_last:
             raise ValueError(f"promote.keep: {self.promote.keep} is below promote.compare_last "
                              f"({self.promote.compare_last}); the gate needs those bundles")

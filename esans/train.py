@@ -229,6 +229,11 @@ def batch_loss(model: TwoTower, p: TrainParams, sampler: Sampler | None, seen: S
     else:
         nv = vecs.index_select(0, inv_n)                                    # (m, d) shared
         nv = nv if neg.shared else nv.view(b, -1, nv.shape[1])              # (B, m', d)
+    if table is not None and p.selection_table_writeback:  # rows this step computed anyway
+        with torch.no_grad():
+            table.index_copy_(0, uniq, vecs.detach())
+            if two_pass:
+                table.index_copy_(0, ids.reshape(-1), nv.detach().reshape(-1, nv.shape[-1]))
     if sel is not None and sel.mix is not None:                             # mixgcf
         nv = sel.mix * iv.unsqueeze(1) + (1 - sel.mix) * nv
     neg_score = scores(uv, nv)                                              # (B, m')

@@ -72,19 +72,25 @@ def test_every_sampler_in_the_table_is_built_and_its_traits_hold():
         assert TrainParams(sampler=name, edis=traits.sampled).uses_edis == traits.sampled
 
 
+AUTO = {"selection_table_every": "auto"}
+
+
 @pytest.mark.parametrize("change, every", [
-    ({}, "auto"),                                              # the project's ESANS selects
-    ({"hard_candidates": 1, "easy_candidates": 1}, 0),         # the paper's keeps every draw
-    ({"sampler": "dns"}, "auto"), ({"sampler": "mixgcf"}, "auto"),
-    ({"sampler": "uniform"}, 0), ({"sampler": "mixed"}, 0), ({"sampler": "full"}, 0),
-    ({"sampler": "dns", "selection_table_every": 0}, 0),       # exact, on request
+    ({}, 0),                                                   # the default: exact scoring
+    ({"sampler": "dns"}, 0), ({"sampler": "uniform"}, 0),
+    (AUTO, "auto"),                                            # the project's ESANS selects
+    ({**AUTO, "hard_candidates": 1, "easy_candidates": 1}, 0),  # the paper's keeps every draw
+    ({**AUTO, "sampler": "dns"}, "auto"), ({**AUTO, "sampler": "mixgcf"}, "auto"),
+    ({**AUTO, "sampler": "uniform"}, 0), ({**AUTO, "sampler": "mixed"}, 0),
+    ({**AUTO, "sampler": "full"}, 0),
     ({"sampler": "dns", "selection_table_every": 7}, 7),
 ])
 def test_the_shipped_params_switch_sampler_in_one_key_and_the_table_follows(tmp_path, change,
                                                                             every):
-    """params.yaml's selection_table_every: auto scores candidates on the stale table where the
-    training selects and nowhere else, so switching to a baseline or to the paper's ESANS
-    stays one change (an explicit table without a selection is still an error)."""
+    """params.yaml scores candidates exactly; with selection_table_every: auto they are scored
+    on the stale table where the training selects and nowhere else, so switching to a baseline
+    or to the paper's ESANS stays one change (an explicit table without a selection is still
+    an error)."""
     from esans.config import AUTO_TABLE_EVERY
 
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
@@ -99,3 +105,19 @@ def test_the_shipped_params_switch_sampler_in_one_key_and_the_table_follows(tmp_
     f.write_text(yaml.safe_dump(raw))
     with pytest.raises(EsansError, match="train.selection_table_every: 5 needs a hard selection"):
         load_params(f)
+
+
+@pytest.mark.parametrize("change", [{"sampler": "uniform"}, {"selection_table_every": 0},
+                                    {"hard_candidates": 1, "easy_candidates": 1}])
+def test_a_table_writeback_without_a_stale_table_is_an_error(tmp_path, change):
+    """selection_table_writeback writes into the stale selection table: with none (a sampler
+    that keeps every draw, or exact scoring) the combination is contradictory."""
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    raw["train"].update(change, selection_table_writeback=True)
+    f = tmp_path / "params.yaml"
+    f.write_text(yaml.safe_dump(raw))
+    with pytest.raises(EsansError, match="train.selection_table_writeback: true needs a stale"):
+        load_params(f)
+    raw["train"].pop("selection_table_writeback")
+    f.write_text(yaml.safe_dump(raw))
+    assert not load_params(f).train.selection_table_writeback
