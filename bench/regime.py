@@ -128,7 +128,7 @@ def configs(budget: int) -> dict[str, dict]:
         "esans-dns-table-k2": {**esans_dns_table, "hard_candidates": 2, "easy_candidates": 2},
         # the stale table with each step's computed rows written back (a kept negative's
         # row is current right after the step that pushed it away): at 1M items after one
-        # epoch the plain table's ESANS collapsed (pipeline, test R@50 0.003 vs 0.0204 exact)
+        # epoch the plain table's ESANS collapsed (pipeline, test R@50 0.003 vs 0.0208 exact)
         "esans-dns-table-wb": {**esans_dns_table, "selection_table_writeback": True},
         "dns-table-wb": {**dns_table, "selection_table_writeback": True},
         "esans-hist": {**paper, "hard_anchor": "history"},
