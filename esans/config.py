@@ -304,6 +304,10 @@ class Params(_Strict):
         if t.edis and not t.traits.sampled:
             raise ValueError("train.edis: EDIS mixes sampled negatives; the full softmax "
                              "(train.sampler: full) has none")
+        if t.sparse_ids is True and not t.traits.sampled:
+            raise ValueError("train.sparse_ids: true needs a sampled loss; the full softmax "
+                             "(train.sampler: full) updates every item row each step (use "
+                             "auto or false)")
         if t.pool != "none" and t.hard_anchor != "positive":
             raise ValueError("train.hard_anchor: history with train.pool: mixed is not "
                              "supported (the pool's log q is the positive-anchored one)")

@@ -266,8 +266,11 @@ def batch_loss(model: TwoTower, p: TrainParams, sampler: Sampler | None, seen: S
 
 def uses_sparse_ids(p: TrainParams, n_items: int) -> bool:
     """Whether id embeddings train with sparse gradients and a lazy Adam: ``p.sparse_ids``,
-    or from 100k items where it is ``auto``."""
-    return p.sparse_ids if isinstance(p.sparse_ids, bool) else n_items >= 100_000
+    or from 100k items where it is ``auto``, except for the full softmax, which reads (and
+    updates) every item row each step."""
+    if isinstance(p.sparse_ids, bool):
+        return p.sparse_ids
+    return n_items >= 100_000 and p.traits.sampled
 
 
 def optimizers(model: TwoTower, p: TrainParams, sparse: bool) -> list[torch.optim.Optimizer]:

@@ -121,3 +121,18 @@ def test_a_table_writeback_without_a_stale_table_is_an_error(tmp_path, change):
     raw["train"].pop("selection_table_writeback")
     f.write_text(yaml.safe_dump(raw))
     assert not load_params(f).train.selection_table_writeback
+
+
+def test_sparse_id_rows_with_the_full_softmax_are_an_error(tmp_path):
+    """The full softmax updates every item row each step: forcing sparse id rows (a lazy
+    row-wise Adam) on it is contradictory and named by its key; auto and false are fine."""
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    raw["train"].update(sampler="full", sparse_ids=True)
+    f = tmp_path / "params.yaml"
+    f.write_text(yaml.safe_dump(raw))
+    with pytest.raises(EsansError, match="train.sparse_ids: true needs a sampled loss"):
+        load_params(f)
+    for ok in ("auto", False):
+        raw["train"]["sparse_ids"] = ok
+        f.write_text(yaml.safe_dump(raw))
+        assert load_params(f).train.sampler == "full"

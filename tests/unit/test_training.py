@@ -169,6 +169,19 @@ def test_sparse_id_embeddings_learn_and_resume_exactly(tmp_path, monkeypatch, va
         assert torch.equal(w, resumed.model.state_dict()[name]), name
 
 
+def test_full_softmax_trains_on_a_catalogue_where_ids_turn_sparse():
+    """From 100k items id rows train sparse ("auto"), but the full softmax reads every row each
+    step: it keeps dense Adam there (with sparse rows it failed at its first step)."""
+    data = tiny_data(n_users=30, n_items=100_000, per_user=6)
+    p = TrainParams(sampler="full", epochs=2, batch_size=64, dim=8, history_len=3, threads=1)
+    res = train(p, data, seed=0, log=lambda s: None)
+    assert not res.model.item_id.sparse
+    assert res.history[-1]["loss"] < res.history[0]["loss"]
+    sampled = train(TrainParams(sampler="uniform", epochs=1, batch_size=64, dim=8,
+                                history_len=3, threads=1), data, seed=0, log=lambda s: None)
+    assert sampled.model.item_id.sparse       # the sampled losses keep the scale path
+
+
 def test_checkpoints_come_every_n_steps_but_at_most_once_per_min_seconds(tmp_path, monkeypatch):
     """A due step (every n) saves only when min_seconds have passed since the last save (or
     the start): the clock decides which due steps save, never a step between them."""
