@@ -4,6 +4,7 @@
     python bench/regime.py --sizes 20k ctl-20k --seeds 1     # one slice
     python bench/regime.py --report                          # tables + plot from what ran
     python bench/regime.py --report --steps-for 200k:8 --threads 1   # + step ratios, re-measured
+    python bench/regime.py --report --full-cost 200k --threads 1     # + the full softmax's cost
 
 Datasets: ml100k-multimodal (real; prepared once by `dvc repro cluster` in a workspace copy
 of this project, as bench/samplers.py does) and synthetic catalogues from
@@ -389,6 +390,21 @@ def step_ratios(dataset: str, budget: int, names: list[str], threads: int,
         "uniform_cpu_ms": 1000 * cpu["uniform"], "threads": threads}
 
 
+def full_softmax_cost(dataset: str, threads: int, steps: int = 12) -> dict:
+    """Where the study does not run the full softmax (over 20k items): its step against
+    uniform's (alternating, as ``step_ratios``; dense id rows, as training keeps them for it)
+    and what one run under the dataset's epoch cap would take at that step."""
+    r = step_ratios(dataset, 8, ["full"], threads, steps)
+    n_events = int(np.load(prepare(dataset))["train_users"].shape[0])
+    epochs = EPOCHS[dataset.removeprefix("ctl-")][0]
+    steps_run = epochs * -(-n_events // train_params(dataset, {}, threads).batch_size)
+    full_s = r["full"] * r["uniform_ms"] / 1000
+    return {"full_over_uniform": r["full"], "cpu_full_over_uniform": r["cpu"]["full"],
+            "uniform_ms": r["uniform_ms"], "full_ms": 1000 * full_s, "threads": threads,
+            "steps": steps, "epoch_cap": epochs, "steps_per_run": steps_run,
+            "hours_per_run_at_cap": steps_run * full_s / 3600}
+
+
 # ---------------------------------------------------------------- the study
 
 def done_runs() -> dict[tuple, dict]:
@@ -559,6 +575,12 @@ def markdown(summary: dict, ratios: dict, bests: list[str]) -> str:
                 lines.append(f"| {best} | {r['dataset']} | {r['budget']} | "
                              f"{r['best_baseline']} | {r['lift']:.3f} | {r['err']:.3f} | "
                              f"{r['seeds']} | {gap} |")
+    for d, c in ratios.get("full_softmax", {}).items():
+        lines += ["", f"Full softmax at {d}: not run. One step costs x{c['full_over_uniform']:.1f}"
+                  f" of uniform's ({c['full_ms']:.0f} against {c['uniform_ms']:.0f} ms, CPU "
+                  f"x{c['cpu_full_over_uniform']:.1f}; {c['steps']} alternating steps, "
+                  f"{c['threads']} thread(s)), so a run under the {c['epoch_cap']}-epoch cap "
+                  f"({c['steps_per_run']:,} steps) would take ~{c['hours_per_run_at_cap']:.1f} h."]
     return "\n".join(lines) + "\n"
 
 
@@ -604,13 +626,18 @@ def plot(summary: dict, bests: list[str], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-def report(bests: list[str], ratio_sets: list[tuple[str, int]], threads: int = 2) -> None:
+def report(bests: list[str], ratio_sets: list[tuple[str, int]], threads: int = 2,
+           full_cost: list[str] = ()) -> None:
     """Tables and plot from the finished runs; ``ratio_sets`` (dataset, budget) get their step
-    ratios (re)measured for every config run there, the others keep their recorded ones."""
+    ratios (re)measured for every config run there, the others keep their recorded ones;
+    ``full_cost`` datasets get the full softmax's step cost measured (``full_softmax_cost``)."""
     runs = list(done_runs().values())
     summary = summarise(runs)
     ratio_file = OUT.with_name("regime-steps.json")
     ratios = json.loads(ratio_file.read_text()) if ratio_file.exists() else {}
+    for d in full_cost:
+        ratios.setdefault("full_softmax", {})[d] = full_softmax_cost(d, threads)
+        ratio_file.write_text(json.dumps(ratios, indent=1))
     for d, b in ratio_sets:
         names = sorted({s["config"] for s in summary.values()
                         if s["dataset"] == d and s["budget"] == b} - {"full"})
@@ -644,6 +671,9 @@ def main() -> None:
     ap.add_argument("--steps-for", nargs="*", default=[],
                     help="dataset:budget pairs whose step ratios are (re)measured, with "
                          "--threads torch threads (the runs' own count; the machine quiet)")
+    ap.add_argument("--full-cost", nargs="*", default=[],
+                    help="datasets where the full softmax is not run: measure its step "
+                         "against uniform's and the hours a run would take")
     ap.add_argument("--one", nargs=4, metavar=("DATASET", "CONFIG", "BUDGET", "SEED"),
                     help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -654,7 +684,8 @@ def main() -> None:
     if not a.report:
         sizes = [s for s in a.sizes if s != "ml100k" or DATASET.is_dir()]
         study(sizes, a.budgets, a.seeds, a.only, a.workers, a.threads, a.seeds_1m)
-    report(a.best, [(d, int(b)) for d, b in (x.split(":") for x in a.steps_for)], a.threads)
+    report(a.best, [(d, int(b)) for d, b in (x.split(":") for x in a.steps_for)], a.threads,
+           a.full_cost)
 
 
 if __name__ == "__main__":

@@ -31,22 +31,21 @@ def alternating_step_times(arms: dict[str, TrainParams], data: TrainData, steps:
     """{arm: {"step_s": [...], "cpu_s": [...], "sample_s": [...], "refresh_s": [...]}} over
     ``steps`` timed steps after ``warmup`` untimed ones (``cpu_s``: the process's user + system
     seconds in the step, which a busy machine's waits do not inflate); batch size and history
-    length from the first arm; sparse id embeddings as training would use them (the first
-    arm's ``sparse_ids``) unless ``sparse_ids`` says. The free heap goes back to the OS every
-    ``trim_every`` steps, as training does (0: never)."""
+    length from the first arm; sparse id embeddings as training would use them (each arm's
+    ``sparse_ids``: the full softmax keeps dense rows) unless ``sparse_ids`` says. The free
+    heap goes back to the OS every ``trim_every`` steps, as training does (0: never)."""
     first = next(iter(arms.values()))
-    if sparse_ids is None:
-        sparse_ids = uses_sparse_ids(first, data.n_items)
     seen = SeenItems(data.train_users, data.train_items, data.n_items)
     hist = Histories(data.train_users, data.train_items, data.n_users)
     setup = {}
     for name, tp in arms.items():
         torch.manual_seed(0)
+        sparse = uses_sparse_ids(tp, data.n_items) if sparse_ids is None else sparse_ids
         model = TwoTower(torch.from_numpy(data.content), data.n_users, tp.dim, tp.history_len,
-                         sparse_ids)
+                         sparse)
         sampler = build_sampler(tp, data, seen)
         stale = stale_table(tp, sampler)
-        setup[name] = (tp, model, optimizers(model, tp, sparse_ids), sampler,
+        setup[name] = (tp, model, optimizers(model, tp, sparse), sampler,
                        torch.Generator().manual_seed(0), stale)
     out = {n: {"step_s": [], "cpu_s": [], "sample_s": [], "refresh_s": []} for n in arms}
     g = torch.Generator().manual_seed(1)

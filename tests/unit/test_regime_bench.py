@@ -67,8 +67,15 @@ def test_regime_runs_prepares_once_resumes_and_reports(toy):
     todo = [g for g in regime.grid(["20k"], [8], 1, ["uniform", "esans-paper"])
             if g not in regime.done_runs()]
     assert todo == []                                        # resumes: nothing left to run
-    regime.report(["esans-paper"], [("20k", 8)], threads=1)
+    regime.report(["esans-paper"], [("20k", 8)], threads=1, full_cost=["20k"])
     md = (toy / "regime.md").read_text()
+    full = json.loads((toy / "regime-steps.json").read_text())["full_softmax"]["20k"]
+    # the full softmax scores all 4,000 items a row against uniform's 9: dearer, and the
+    # projected run is its measured step times the cap's steps (2 epochs of 1,024-row batches)
+    steps = 2 * -(-len(np.load(regime.prepare("20k"))["train_users"]) // 1024)
+    assert full["full_over_uniform"] > 1 and full["steps_per_run"] == steps
+    assert full["hours_per_run_at_cap"] == pytest.approx(steps * full["full_ms"] / 3.6e6)
+    assert f"Full softmax at 20k: not run. One step costs x{full['full_over_uniform']:.1f}" in md
     assert "| 20k | 8 | esans-paper | 1 |" in md and "| esans-paper | ctl-20k | 8 |" in md
     steps = json.loads((toy / "regime-steps.json").read_text())["20k|8"]   # measured on request
     assert steps["uniform"] == 1.0 and steps["esans-paper"] > 0 and steps["threads"] == 1
