@@ -26,8 +26,13 @@ def ingest(p: Params) -> dict:
     with atomic_dir(paths.INGEST) as out:
         locate = lambda path: path  # noqa: E731
         # images the pipeline generated (synthetic only; other sources' stay where they are):
-        # always a folder, so the stages that show them can declare it
+        # always a folder, so the stages that show them can declare it, and never an empty
+        # one: DVC's cache keeps files, not folders, and a checkout (every `dvc exp run`)
+        # would leave the declared dependency missing
         (out / paths.INGEST_IMAGES.name).mkdir()
+        (out / paths.INGEST_IMAGES.name / "README.txt").write_text(
+            "Images the pipeline generated itself (the synthetic source); other sources' "
+            "images stay where the catalogue points.\n")
         if src == "synthetic":
             data = synthetic.generate(p.data.synthetic, p.seed)
             synthetic.write_images(data.images, out / paths.INGEST_IMAGES.name)

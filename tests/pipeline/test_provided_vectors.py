@@ -1,6 +1,7 @@
 """Bring your own item vectors: a parquet catalogue with a `vector` column skips encoding."""
 
 import json
+import shutil
 
 import numpy as np
 import polars as pl
@@ -26,6 +27,14 @@ def test_files_source_with_precomputed_vectors_runs_without_encoders(tmp_path):
     assert len(list((p / "raw/items").glob("part-*.parquet"))) == 3
     assert len(list((p / "raw/interactions").glob("part-*.parquet"))) == 3
     run([str(BIN / "dvc"), "repro"], p, timeout=900)
+    # outputs restored from DVC's cache (as every `dvc exp run` restores them) leave nothing
+    # stale or missing: the ingest folder keeps its images folder though it holds no image
+    shutil.rmtree(p / "data/ingest")
+    run([str(BIN / "dvc"), "checkout", "data/ingest"], p)
+    assert (p / "data/ingest/images").is_dir()
+    status = run([str(BIN / "dvc"), "status", "--json"], p)
+    stale = {k: v for k, v in json.loads(status.stdout).items() if v != ["always changed"]}
+    assert stale == {}, status.stdout       # (source re-reads the data each run, by design)
 
     enc = json.loads((p / "reports/encode.json").read_text())
     assert enc["provided_dim"] == 32 and enc["text_encoded"] == 0 and enc["image_encoded"] == 0
