@@ -131,6 +131,15 @@ def test_lift_against_same_budget_baselines_leaves_the_mixed_pool_out():
     (e12,) = regime.lifts(twins, "esans-dns-table-k2-e12", regime.PER_ROW)
     assert e12["best_baseline"] == "dns-table-p2-e12"
     assert [g[1] for g in regime.grid(["200k"], [8, 64], 1, ["mixed-e12"])] == ["mixed-e12"]
+    # the plot's best-variant row: per cell, the variant with the highest lift, each against
+    # its own comparable baselines (the 12-epoch twin against the 12-epoch DNS)
+    best = regime.best_variant_lifts(capped, ["esans-dns", "esans-dns-table-k2-e12"],
+                                     regime.PER_ROW)
+    assert [(r["config"], r["best_baseline"]) for r in best] == [
+        ("esans-dns-table-k2-e12", "dns-table-p2-e12")]
+    assert best[0]["lift"] == pytest.approx(0.551 / 0.501)
+    best = regime.best_variant_lifts(summary, ["esans-dns", "esans-paper"], regime.PER_ROW)
+    assert [r["config"] for r in best] == ["esans-dns"]          # no esans-paper runs here
 
 
 def test_code_version_marks_code_changes_but_not_appended_results(tmp_path, monkeypatch):
