@@ -64,8 +64,8 @@ EPOCHS = {"ml100k": (20, 4), "20k": (10, 2), "200k": (6, 2), "1m": (1, 1)}
 STRUCTURE = {"topics_per_group": 10, "dim": 64, "noise": 0.5, "popularity_alpha": 0.9,
              "topics_per_user": 8, "drift": 0.3}
 VALID_USERS, EVAL_USERS = 2000, 20_000
-ORDER = ["ml100k", "ml100k-prep0", "20k", "20k-prep0", "ctl-20k", "ctl-20k-prep0", "200k",
-         "ctl-200k", "1m"]
+ORDER = ["ml100k", "ml100k-prep0", "20k", "20k-prep0", "20k-prep2", "ctl-20k", "ctl-20k-prep0",
+         "200k", "ctl-200k", "1m"]
 
 
 def configs(budget: int) -> dict[str, dict]:
@@ -166,7 +166,16 @@ SHARED_POOL = ("mixed", "mixed-e12")
 # here, so those runs are ``20k-prep0`` / ``ctl-20k-prep0``. (200k: mixed seed 0 repeated
 # its earlier run here to four decimals.)
 EARLIER_PREP = {"ml100k-prep0": "ml100k", "20k-prep0": "20k", "ctl-20k-prep0": "ctl-20k"}
+# A later machine's preparation of a catalogue, run as a cell of its own (its runs compare only
+# with each other): ``20k-prep2`` is 20k prepared where the budget-64 axis ran at 20k, on a
+# machine whose 20k preparation (8297a30979b7) is not the one the 20k cell trained on.
+LATER_PREP = {"20k-prep2": "20k"}
 RUNNABLE = [d for d in ORDER if d not in EARLIER_PREP]
+
+
+def catalogue(dataset: str) -> str:
+    """The catalogue a dataset label prepares (``20k-prep2``: 20k)."""
+    return LATER_PREP.get(dataset, dataset)
 
 
 def prep_id(dataset: str) -> str:
@@ -190,7 +199,7 @@ def check_preparation(dataset: str, done: dict[tuple, dict]) -> None:
 
 
 def size_of(dataset: str) -> dict | None:
-    return SIZES.get(dataset.removeprefix("ctl-"))
+    return SIZES.get(catalogue(dataset).removeprefix("ctl-"))
 
 
 # ---------------------------------------------------------------- preparing a dataset
@@ -201,7 +210,8 @@ def prepare(dataset: str, seed: int = 0) -> Path:
     if out.exists():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
-    arrays = _prepare_ml100k() if dataset == "ml100k" else _prepare_synthetic(dataset, seed)
+    arrays = (_prepare_ml100k() if catalogue(dataset) == "ml100k"
+              else _prepare_synthetic(dataset, seed))
     tmp = out.with_suffix(".tmp.npz")
     np.savez(tmp, **arrays)
     os.replace(tmp, out)
@@ -251,7 +261,7 @@ def _prepare_synthetic(dataset: str, seed: int) -> dict:
     size = size_of(dataset)
     n_groups = max(2, size["n_items"] // 2000)
     sp = ScaleParams(**size, n_groups=n_groups, **STRUCTURE,
-                     content="random" if dataset.startswith("ctl-") else "topics")
+                     content="random" if catalogue(dataset).startswith("ctl-") else "topics")
     raw = WORK / dataset / "raw"
     if not (raw / "interactions").exists():
         generate(sp, raw, seed)
@@ -302,7 +312,7 @@ def load(dataset: str) -> tuple[dict, TrainData]:
 def train_params(dataset: str, overrides: dict, threads: int):
     from esans.config import Params
 
-    epochs, patience = EPOCHS[dataset.removeprefix("ctl-")]
+    epochs, patience = EPOCHS[catalogue(dataset).removeprefix("ctl-")]
     # exact selection unless the config names a stale table
     base = {"epochs": epochs, "patience": patience, "threads": threads,
             "checkpoint_every": 10 ** 9, "selection_table_every": 0}
@@ -396,7 +406,7 @@ def full_softmax_cost(dataset: str, threads: int, steps: int = 12) -> dict:
     and what one run under the dataset's epoch cap would take at that step."""
     r = step_ratios(dataset, 8, ["full"], threads, steps)
     n_events = int(np.load(prepare(dataset))["train_users"].shape[0])
-    epochs = EPOCHS[dataset.removeprefix("ctl-")][0]
+    epochs = EPOCHS[catalogue(dataset).removeprefix("ctl-")][0]
     steps_run = epochs * -(-n_events // train_params(dataset, {}, threads).batch_size)
     full_s = r["full"] * r["uniform_ms"] / 1000
     return {"full_over_uniform": r["full"], "cpu_full_over_uniform": r["cpu"]["full"],
@@ -420,7 +430,7 @@ def done_runs() -> dict[tuple, dict]:
 def grid(sizes: list[str], budgets: list[int], seeds: int, only: list[str] | None,
          seeds_1m: int = 1):
     for dataset in sizes:
-        n = 1682 if dataset == "ml100k" else size_of(dataset)["n_items"]
+        n = 1682 if catalogue(dataset) == "ml100k" else size_of(dataset)["n_items"]
         n_seeds = seeds_1m if n >= 1_000_000 else seeds
         for budget in budgets:
             for seed in range(n_seeds):
@@ -626,7 +636,7 @@ def plot(summary: dict, bests: list[str], path: Path) -> None:
             rows = get(names)
             for control in (False, True):
                 for b in sorted({r["budget"] for r in rows}):
-                    pts = sorted((n_items[r["dataset"].removeprefix("ctl-")], r["lift"],
+                    pts = sorted((n_items[catalogue(r["dataset"]).removeprefix("ctl-")], r["lift"],
                                   r["err"]) for r in rows if r["budget"] == b
                                  and r["dataset"] not in EARLIER_PREP
                                  and r["dataset"].startswith("ctl-") == control)
@@ -648,7 +658,7 @@ def plot(summary: dict, bests: list[str], path: Path) -> None:
 
 
 def report(bests: list[str], ratio_sets: list[tuple[str, int]], threads: int = 2,
-           full_cost: list[str] = ()) -> None:
+           full_cost: tuple[str, ...] | list[str] = ()) -> None:
     """Tables and plot from the finished runs; ``ratio_sets`` (dataset, budget) get their step
     ratios (re)measured for every config run there, the others keep their recorded ones;
     ``full_cost`` datasets get the full softmax's step cost measured (``full_softmax_cost``)."""
