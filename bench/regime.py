@@ -549,7 +549,10 @@ def markdown(summary: dict, ratios: dict, bests: list[str]) -> str:
              "its preparation (`prep`), on an earlier machine's; a config and seed reproduce "
              "exactly on one preparation but not across two (esans-dns-table seed 0 on "
              "ml100k: 0.4669 there, 0.4735 on the current one; uniform seed 0 at 20k: 0.2193, "
-             "0.2260), so they are separate rows, each compared only within itself.",
+             "0.2260), so they are separate rows, each compared only within itself. "
+             "20k-prep2: 20k prepared on a later machine (another hash), where its budget-64 "
+             "axis ran; its budget-8 runs repeat the 20k row's uniform, DNS and mixed seeds to "
+             "four decimals (they use no clusters), the MSAC samplers' within 0.005 a seed.",
              "", "| dataset | budget | config | n | R@50 | R@200 | NDCG@50 | best epoch | "
              "s to best | FN rate | FN hard / easy | step / uniform |", "|" + "---|" * 12]
 
@@ -608,6 +611,14 @@ def best_variant_lifts(summary: dict, configs_: list[str], baselines: tuple[str,
     return list(best.values())
 
 
+def later_prep_twin(row: dict, rows: list[dict]) -> bool:
+    """A later preparation's cell where its catalogue's own cell has the same budget: the plot
+    shows one point a catalogue and budget (the tables show both)."""
+    base = LATER_PREP.get(row["dataset"])
+    return base is not None and any(r["dataset"] == base and r["budget"] == row["budget"]
+                                    for r in rows)
+
+
 def plot(summary: dict, bests: list[str], path: Path) -> None:
     """Lift in test R@50 against catalogue size (log x), one line per budget (dashed: the
     no-structure control), error bars the two means' SDs combined. Rows: the best of the
@@ -639,6 +650,7 @@ def plot(summary: dict, bests: list[str], path: Path) -> None:
                     pts = sorted((n_items[catalogue(r["dataset"]).removeprefix("ctl-")], r["lift"],
                                   r["err"]) for r in rows if r["budget"] == b
                                  and r["dataset"] not in EARLIER_PREP
+                                 and not later_prep_twin(r, rows)
                                  and r["dataset"].startswith("ctl-") == control)
                     if pts:
                         x, y, e = zip(*pts)
