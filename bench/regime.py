@@ -174,8 +174,13 @@ RUNNABLE = [d for d in ORDER if d not in EARLIER_PREP]
 
 
 def catalogue(dataset: str) -> str:
-    """The catalogue a dataset label prepares (``20k-prep2``: 20k)."""
-    return LATER_PREP.get(dataset, dataset)
+    """The catalogue a dataset label stands for (``20k-prep2``, ``20k-prep0``: 20k)."""
+    return LATER_PREP.get(dataset) or EARLIER_PREP.get(dataset, dataset)
+
+
+def size_name(dataset: str) -> str:
+    """The size a dataset label runs at, structured or control (``ctl-20k-prep0``: 20k)."""
+    return catalogue(dataset).removeprefix("ctl-")
 
 
 def prep_id(dataset: str) -> str:
@@ -199,7 +204,7 @@ def check_preparation(dataset: str, done: dict[tuple, dict]) -> None:
 
 
 def size_of(dataset: str) -> dict | None:
-    return SIZES.get(catalogue(dataset).removeprefix("ctl-"))
+    return SIZES.get(size_name(dataset))
 
 
 # ---------------------------------------------------------------- preparing a dataset
@@ -312,7 +317,7 @@ def load(dataset: str) -> tuple[dict, TrainData]:
 def train_params(dataset: str, overrides: dict, threads: int):
     from esans.config import Params
 
-    epochs, patience = EPOCHS[catalogue(dataset).removeprefix("ctl-")]
+    epochs, patience = EPOCHS[size_name(dataset)]
     # exact selection unless the config names a stale table
     base = {"epochs": epochs, "patience": patience, "threads": threads,
             "checkpoint_every": 10 ** 9, "selection_table_every": 0}
@@ -406,7 +411,7 @@ def full_softmax_cost(dataset: str, threads: int, steps: int = 12) -> dict:
     and what one run under the dataset's epoch cap would take at that step."""
     r = step_ratios(dataset, 8, ["full"], threads, steps)
     n_events = int(np.load(prepare(dataset))["train_users"].shape[0])
-    epochs = EPOCHS[catalogue(dataset).removeprefix("ctl-")][0]
+    epochs = EPOCHS[size_name(dataset)][0]
     steps_run = epochs * -(-n_events // train_params(dataset, {}, threads).batch_size)
     full_s = r["full"] * r["uniform_ms"] / 1000
     return {"full_over_uniform": r["full"], "cpu_full_over_uniform": r["cpu"]["full"],
@@ -647,7 +652,7 @@ def plot(summary: dict, bests: list[str], path: Path) -> None:
             rows = get(names)
             for control in (False, True):
                 for b in sorted({r["budget"] for r in rows}):
-                    pts = sorted((n_items[catalogue(r["dataset"]).removeprefix("ctl-")], r["lift"],
+                    pts = sorted((n_items[size_name(r["dataset"])], r["lift"],
                                   r["err"]) for r in rows if r["budget"] == b
                                  and r["dataset"] not in EARLIER_PREP
                                  and not later_prep_twin(r, rows)
