@@ -64,8 +64,8 @@ EPOCHS = {"ml100k": (20, 4), "20k": (10, 2), "200k": (6, 2), "1m": (1, 1)}
 STRUCTURE = {"topics_per_group": 10, "dim": 64, "noise": 0.5, "popularity_alpha": 0.9,
              "topics_per_user": 8, "drift": 0.3}
 VALID_USERS, EVAL_USERS = 2000, 20_000
-ORDER = ["ml100k", "ml100k-prep0", "20k", "20k-prep0", "20k-prep2", "ctl-20k", "ctl-20k-prep0",
-         "200k", "ctl-200k", "1m"]
+ORDER = ["ml100k", "ml100k-prep0", "ml100k-prep2", "20k", "20k-prep0", "20k-prep2", "ctl-20k",
+         "ctl-20k-prep0", "200k", "ctl-200k", "1m"]
 
 
 def configs(budget: int) -> dict[str, dict]:
@@ -168,8 +168,10 @@ SHARED_POOL = ("mixed", "mixed-e12")
 EARLIER_PREP = {"ml100k-prep0": "ml100k", "20k-prep0": "20k", "ctl-20k-prep0": "ctl-20k"}
 # A later machine's preparation of a catalogue, run as a cell of its own (its runs compare only
 # with each other): ``20k-prep2`` is 20k prepared where the budget-64 axis ran at 20k, on a
-# machine whose 20k preparation (8297a30979b7) is not the one the 20k cell trained on.
-LATER_PREP = {"20k-prep2": "20k"}
+# machine whose 20k preparation (8297a30979b7) is not the one the 20k cell trained on;
+# ``ml100k-prep2`` is ml100k prepared where its budget-64 axis ran (90e6568038db, the ml100k
+# cell's is 6c8fb455b26d).
+LATER_PREP = {"20k-prep2": "20k", "ml100k-prep2": "ml100k"}
 RUNNABLE = [d for d in ORDER if d not in EARLIER_PREP]
 
 
@@ -557,7 +559,9 @@ def markdown(summary: dict, ratios: dict, bests: list[str]) -> str:
              "0.2260), so they are separate rows, each compared only within itself. "
              "20k-prep2: 20k prepared on a later machine (another hash), where its budget-64 "
              "axis ran; its budget-8 runs repeat the 20k row's uniform, DNS and mixed seeds to "
-             "four decimals (they use no clusters), the MSAC samplers' within 0.005 a seed.",
+             "four decimals (they use no clusters), the MSAC samplers' within 0.005 a seed. "
+             "ml100k-prep2: ml100k prepared again on a later machine (another hash), where its "
+             "budget-64 axis ran, with its budget-8 baselines repeated there.",
              "", "| dataset | budget | config | n | R@50 | R@200 | NDCG@50 | best epoch | "
              "s to best | FN rate | FN hard / easy | step / uniform |", "|" + "---|" * 12]
 
@@ -730,7 +734,7 @@ def main() -> None:
         print(json.dumps(run_one(d, c, int(b), int(s), a.threads)))
         return
     if not a.report:
-        sizes = [s for s in a.sizes if s != "ml100k" or DATASET.is_dir()]
+        sizes = [s for s in a.sizes if catalogue(s) != "ml100k" or DATASET.is_dir()]
         study(sizes, a.budgets, a.seeds, a.only, a.workers, a.threads, a.seeds_1m)
     report(a.best, [(d, int(b)) for d, b in (x.split(":") for x in a.steps_for)], a.threads,
            a.full_cost)
