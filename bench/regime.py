@@ -209,6 +209,11 @@ def size_of(dataset: str) -> dict | None:
     return SIZES.get(size_name(dataset))
 
 
+def item_count(dataset: str) -> int:
+    """The catalogue's item count (ml100k-multimodal: 1,682 items)."""
+    return 1682 if size_name(dataset) == "ml100k" else size_of(dataset)["n_items"]
+
+
 # ---------------------------------------------------------------- preparing a dataset
 
 def prepare(dataset: str, seed: int = 0) -> Path:
@@ -437,7 +442,7 @@ def done_runs() -> dict[tuple, dict]:
 def grid(sizes: list[str], budgets: list[int], seeds: int, only: list[str] | None,
          seeds_1m: int = 1):
     for dataset in sizes:
-        n = 1682 if catalogue(dataset) == "ml100k" else size_of(dataset)["n_items"]
+        n = item_count(dataset)
         n_seeds = seeds_1m if n >= 1_000_000 else seeds
         for budget in budgets:
             for seed in range(n_seeds):
@@ -639,7 +644,6 @@ def plot(summary: dict, bests: list[str], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    n_items = {"ml100k": 1682, **{k: v["n_items"] for k, v in SIZES.items()}}
     project = [b for b in bests if b != "esans-paper"   # MSAC + EDIS variants only
                and configs(8).get(b, {}).get("sampler") == "esans"]
     shown = list(dict.fromkeys([bests[0], "esans-paper"]))
@@ -656,7 +660,7 @@ def plot(summary: dict, bests: list[str], path: Path) -> None:
             rows = get(names)
             for control in (False, True):
                 for b in sorted({r["budget"] for r in rows}):
-                    pts = sorted((n_items[size_name(r["dataset"])], r["lift"],
+                    pts = sorted((item_count(r["dataset"]), r["lift"],
                                   r["err"]) for r in rows if r["budget"] == b
                                  and r["dataset"] not in EARLIER_PREP
                                  and not later_prep_twin(r, rows)
