@@ -2,7 +2,7 @@
 
     python bench/false_negatives.py [--datasets ml100k 20k 200k] [--pairs 200000]
 
-Issue 14, hypothesis 5: mask more than the positive's own level-2 cluster, e.g. the items
+A hypothesis: mask more than the positive's own level-2 cluster, e.g. the items
 nearest to the positive. A mask pays only if it removes false negatives (the user's own
 held-out items, drawn as negatives) at a higher rate than true negatives. For pairs (a train
 positive of user u, an item j) this measures, for j one of u's held-out (valid/test) items

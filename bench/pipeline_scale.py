@@ -84,7 +84,7 @@ def run(size: str, sampler: str, epochs: int, threads: int) -> dict:
             "data.files.items": str(raw / "items"), "cluster.n_l1": max(2, n_items // 2000),
             "cluster.n_l2": 8, "train.sampler": sampler, "train.epochs": epochs,
             "train.patience": 2, "train.valid_users": 2000, "train.threads": threads}
-    if size == "1m":  # what README advises at this size: sampled final metrics, IVF serving
+    if size == "1m":  # what docs/scale.md advises at this size: sampled final metrics, IVF serving
         sets.update({"evaluate.users": EVAL_USERS, "index.serving": "ivf"})
     cmd = ["dvc", "exp", "run", "-n", f"{size}-{sampler}-e{epochs}", "--force"]
     for k, v in sets.items():

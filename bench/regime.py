@@ -16,7 +16,7 @@ contrastive fuse of provided vectors + behaviour -> MSAC.
 
 Every (dataset, config, budget, seed) trains in its own subprocess with the same epoch cap,
 early stopping (patience on validation Recall@50 over a fixed user sample) and model, and is
-scored on test over the full catalogue with seen items masked (the README protocol; at 200k+
+scored on test over the full catalogue with seen items masked (the evaluation protocol; at 200k+
 items over a fixed sample of test users). Each finished run is appended to
 bench/results/regime-runs.jsonl, so an interrupted study resumes where it stopped. Step time
 as a ratio to uniform is measured side by side in one process (alternating steps on the same
@@ -117,8 +117,8 @@ def configs(budget: int) -> dict[str, dict]:
         "esans-dns-table": esans_dns_table,
         # the two best ml100k variants combined: the item table and EDIS lambda 0.5
         "esans-dns-table-l05": {**esans_dns_table, "edis_lambda": 0.5},
-        # hard negatives weighted back towards their uniform share under logQ (issue 14,
-        # hypothesis 1): at 200k a hard draw's q is a median 29x uniform's (2 of 8 slots over
+        # hard negatives weighted back towards their uniform share under logQ (the
+        # hardness hypothesis): at 200k a hard draw's q is a median 29x uniform's (2 of 8 slots over
         # ~1,700 of 200,000 items), so w = 28 corrects hard draws as if uniform, w = 8 halfway
         "esans-dns-table-hw8": {**esans_dns_table, "hard_weight": 8.0},
         "esans-dns-table-hw28": {**esans_dns_table, "hard_weight": 28.0},
@@ -166,7 +166,7 @@ SHARED_POOL = ("mixed", "mixed-e12")
 # here, so those runs are ``20k-prep0`` / ``ctl-20k-prep0``. (200k: mixed seed 0 repeated
 # its earlier run here to four decimals.)
 EARLIER_PREP = {"ml100k-prep0": "ml100k", "20k-prep0": "20k", "ctl-20k-prep0": "ctl-20k"}
-# A later machine's preparation of a catalogue, run as a cell of its own (its runs compare only
+# Another preparation of a catalogue, run as a cell of its own (its runs compare only
 # with each other): ``20k-prep2`` is 20k prepared where the budget-64 axis ran at 20k, on a
 # machine whose 20k preparation (8297a30979b7) is not the one the 20k cell trained on;
 # ``ml100k-prep2`` is ml100k prepared where its budget-64 axis ran (90e6568038db, the ml100k
@@ -201,7 +201,7 @@ def check_preparation(dataset: str, done: dict[tuple, dict]) -> None:
                     if k[0] == dataset and r.get("prep") not in (None, here)})
     if other:
         raise SystemExit(f"{RUNS}: runs of {dataset} trained on another preparation "
-                         f"({', '.join(other)}; this machine's is {here}): move them to a "
+                         f"({', '.join(other)}; the workspace's is {here}): move them to a "
                          f"dataset of their own (as ml100k-prep0) before resuming")
 
 
@@ -558,7 +558,7 @@ def markdown(summary: dict, ratios: dict, bests: list[str]) -> str:
              "(the 200k mixed runs predate the shared-pool seen-item lookup, 7792250: their "
              "steps spent ~170 ms in two 1,024 x 1,536 pair lookups that now take ~12 ms). "
              "ml100k-prep0, 20k-prep0, ctl-20k-prep0: the runs made before each run recorded "
-             "its preparation (`prep`), on an earlier machine's; a config and seed reproduce "
+             "its preparation (`prep`), on another preparation; a config and seed reproduce "
              "exactly on one preparation but not across two (esans-dns-table seed 0 on "
              "ml100k: 0.4669 there, 0.4735 on the current one; uniform seed 0 at 20k: 0.2193, "
              "0.2260), so they are separate rows, each compared only within itself. "

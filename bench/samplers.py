@@ -6,7 +6,7 @@
 Prepares a workspace (a copy of this project with data.source=movielens) and runs
 `dvc repro cluster` there, so every sampler sees the same split, fused vectors and MSAC
 clusters. Each (sampler, seed) trains in a fresh subprocess (peak RSS is per run), with early
-stopping on valid Recall@50, and is scored on test with the README protocol. Writes
+stopping on valid Recall@50, and is scored on test with the evaluation protocol. Writes
 bench/results/samplers-ml100k.{json,md,png}.
 """
 

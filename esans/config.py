@@ -36,11 +36,18 @@ class FilesParams(_Strict):
     items: str = "data/raw/items.csv"
 
 
+class S3RecParams(_Strict):
+    # a folder holding <name>.txt and <name>_item2attributes.json (esans/data/s3rec.py)
+    path: str = "../shared/datasets/amazon-s3rec"
+    name: str = Field("Beauty", pattern=r"^[A-Za-z0-9_.-]+$")
+
+
 class DataParams(_Strict):
-    source: Literal["synthetic", "movielens", "files"] = "synthetic"
+    source: Literal["synthetic", "movielens", "files", "s3rec"] = "synthetic"
     synthetic: SyntheticParams = SyntheticParams()
     movielens: MovielensParams = MovielensParams()
     files: FilesParams = FilesParams()
+    s3rec: S3RecParams = S3RecParams()
 
 
 class ValidateParams(_Strict):
@@ -50,6 +57,10 @@ class ValidateParams(_Strict):
 
 
 class SplitParams(_Strict):
+    # temporal: per user, the last test_frac of events to test, the valid_frac before them to
+    # valid. leave_last: per user with >= 3 events, the last one to test, the one before it to
+    # valid (the protocol of short-history catalogues such as the Amazon ones).
+    method: Literal["temporal", "leave_last"] = "temporal"
     valid_frac: float = Field(0.1, gt=0, lt=0.5)
     test_frac: float = Field(0.1, gt=0, lt=0.5)
 
@@ -68,6 +79,11 @@ class ImageEncoderParams(_Strict):
     max_pixels: int = Field(40_000_000, ge=1024)
 
 
+class TagsEncoderParams(_Strict):
+    dim: int = Field(64, ge=2)        # TF-IDF over an item's tags, reduced by truncated SVD
+    min_items: int = Field(2, ge=1)   # a tag on fewer items says nothing shared: dropped
+
+
 class DaskParams(_Strict):
     shards: int = Field(0, ge=0)      # > 0: the retrain flow encodes cache misses in shards
     address: str | None = None        # a running Dask scheduler; None: a LocalCluster
@@ -77,6 +93,7 @@ class DaskParams(_Strict):
 class EncodeParams(_Strict):
     text: TextEncoderParams = TextEncoderParams()
     image: ImageEncoderParams = ImageEncoderParams()
+    tags: TagsEncoderParams = TagsEncoderParams()
     dask: DaskParams = DaskParams()
 
 
@@ -90,9 +107,9 @@ class FuseParams(_Strict):
     lr: float = Field(3e-3, gt=0)
     temperature: float = Field(0.1, gt=0)
     # A modality's share of the fused vector (0 drops it); at least one must be > 0.
-    weights: dict[Literal["text", "image", "behaviour", "provided"],
+    weights: dict[Literal["text", "image", "tags", "behaviour", "provided"],
                   Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)]] = {
-        "text": 1.0, "image": 1.0, "behaviour": 1.0, "provided": 1.0}
+        "text": 1.0, "image": 1.0, "tags": 1.0, "behaviour": 1.0, "provided": 1.0}
 
     @model_validator(mode="after")
     def _some_weight(self) -> "FuseParams":
@@ -177,16 +194,18 @@ class TrainParams(_Strict):
     # Hardness weighting: a hard negative's term in the partition sum counts this many
     # times (its logit + log w after logQ). 1 = the consistent sampled softmax.
     hard_weight: float = Field(1.0, gt=0)
-    # The project's ESANS (bench/results/regime.md): MSAC draws k candidates per hard slot
+    # The project's ESANS: MSAC draws k candidates per hard slot
     # (same level-1 cluster, not the positive's level-2) and per easy slot (other level-1
     # clusters), and the current model keeps its highest-scoring ones: DNS over MSAC's
     # stratified pool, EDIS mixing the kept easy ones. 1 and 1: the paper's ESANS (one random
     # draw per slot).
     hard_candidates: int = Field(4, ge=1, le=64)
     easy_candidates: int = Field(4, ge=1, le=64)
-    # MSAC never draws from the positive's own level-2 cluster (likely false negatives);
-    # false: hard negatives come from all of its level-1 cluster (an ablation).
-    exclude_own_l2: bool = True
+    # Never keep a negative from the positive's own level-2 MSAC cluster (likely false
+    # negatives). auto: on for msac/esans (the paper's rule; false there is an ablation: hard
+    # negatives from all of the level-1 cluster), off for the others; true on uniform,
+    # popularity, dns or mixgcf masks such draws out of the loss (and out of DNS's choice).
+    exclude_own_l2: bool | Literal["auto"] = "auto"
     # What MSAC's hard negatives are hard for: "positive" = the positive's level-1 cluster
     # (the paper); "history" = the cluster of an item drawn from the user's history (users
     # like several topics; this project's variant). The positive's own level-2 cluster stays
@@ -201,9 +220,8 @@ class TrainParams(_Strict):
     # without gradient (ANCE-style staleness; a refresh is one forward of the catalogue),
     # instead of running each candidate through the item tower. 0 (the default): the current
     # model, exact. "auto": every AUTO_TABLE_EVERY steps where the training selects, else 0.
-    # A speed switch, not a free one (README, "Where does ESANS pay?"): as good on ml100k and
-    # at 20k, a cheaper step at 200k, but at 1M items after one epoch the project's ESANS on
-    # the table collapsed (test Recall@50 0.003 against 0.0208 exact).
+    # A speed switch, not a free one: a stale row can keep an item "hardest" long after the
+    # model pushed it away (docs/samplers.md; selection_table_writeback below counters it).
     selection_table_every: Annotated[int, Field(ge=0)] | Literal["auto"] = 0
     # ... and every step writes the vectors the step computed anyway (the batch's positives
     # and history items, the kept negatives) back into the table, so a negative the model just
@@ -227,6 +245,16 @@ class TrainParams(_Strict):
     @property
     def traits(self) -> SamplerTraits:
         return SAMPLERS[self.sampler]
+
+    @property
+    def excludes_own_l2(self) -> bool:
+        """Whether negatives from the positive's own level-2 cluster are kept out."""
+        return self.traits.hard if self.exclude_own_l2 == "auto" else self.exclude_own_l2
+
+    @property
+    def needs_clusters(self) -> bool:
+        """Whether training reads MSAC's cluster assignments."""
+        return self.traits.clusters or self.excludes_own_l2
 
     @property
     def uses_edis(self) -> bool:
@@ -311,8 +339,11 @@ class Params(_Strict):
         if t.pool != "none" and t.hard_anchor != "positive":
             raise ValueError("train.hard_anchor: history with train.pool: mixed is not "
                              "supported (the pool's log q is the positive-anchored one)")
-        for key in ("hard_weight", "hard_candidates", "easy_candidates", "exclude_own_l2",
-                    "hard_anchor"):
+        if t.exclude_own_l2 is True and not t.traits.hard and t.traits.per_row is None:
+            raise ValueError(f"train.exclude_own_l2: true needs a per-row sampler (esans, msac, "
+                             f"uniform, popularity, dns, mixgcf); {t.sampler} has no per-row "
+                             "negatives to mask")
+        for key in ("hard_weight", "hard_candidates", "easy_candidates", "hard_anchor"):
             if getattr(t, key) != TrainParams.model_fields[key].default and not t.traits.hard:
                 raise ValueError(f"train.{key}: only {samplers_with('hard', '/')} draw "
                                  f"hard negatives, not {t.sampler}")

@@ -1,4 +1,4 @@
-"""Recall@K and NDCG@K over full-catalogue rankings, exactly as the README states.
+"""Recall@K and NDCG@K over full-catalogue rankings, exactly as docs/pipeline.md states.
 
 Recall@K = hits in the top K / number of the user's held-out items, averaged over users with
 at least one held-out item. NDCG@K uses binary gains, DCG = sum 1/log2(rank + 1) over hits in

@@ -114,3 +114,30 @@ def evaluate(model: TwoTower, users: np.ndarray, seen: Histories, history_len: i
     top = topk(uv if index is None else uv.numpy(), users, seen, max(ks), item_vecs=items,
                index=index, batch=batch)
     return score(top, users, held_users, held_items, ks), top
+
+
+def evaluate_splits(model: TwoTower, split: dict, n_users: int, history_len: int,
+                    ks: list[int], *, users: int = 0, seed: int = 0,
+                    item_vecs: torch.Tensor | None = None, index=None, batch: int = 1024
+                    ) -> tuple[dict[str, dict], dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """The protocol on the split's valid and test parts, as every reported number uses it:
+    valid is ranked from train histories, test from train + valid, each user's seen items
+    masked; ``users`` > 0 scores a fixed seeded sample of each part's users.
+
+    ``split``: polars tables ``train``, ``valid``, ``test`` (user_idx, item_idx, pos). Returns
+    ``({"valid": metrics, "test": metrics}, {part: (users, top)})``."""
+    import polars as pl
+
+    metrics, tops = {}, {}
+    for name, seen_parts in (("valid", ["train"]), ("test", ["train", "valid"])):
+        held = split[name]
+        seen_df = pl.concat([split[s] for s in seen_parts]).sort(["user_idx", "pos"])
+        seen = Histories(seen_df["user_idx"].to_numpy(), seen_df["item_idx"].to_numpy(),
+                         n_users)
+        who = sample_users(np.unique(held["user_idx"].to_numpy()), users, seed)
+        m, top = evaluate(model, who, seen, history_len, held["user_idx"].to_numpy(),
+                          held["item_idx"].to_numpy(), ks, item_vecs=item_vecs, index=index,
+                          batch=batch)
+        metrics[name] = {k: round(v, 6) if isinstance(v, float) else v for k, v in m.items()}
+        tops[name] = (who, top)
+    return metrics, tops

@@ -38,12 +38,13 @@ from esans.sampling.inbatch import InBatchSampler
 from esans.sampling.mixed import MixedSampler
 from esans.sampling.mixgcf import MixGCFSampler
 from esans.sampling.msac import MSACSampler
+from esans.sampling.own_cluster import OwnClusterMask
 from esans.sampling.popularity import PopularitySampler
 from esans.sampling.uniform import UniformSampler
 
 # Steps between handing the C heap's free pages back to the OS (``esans.heap``): without it a
-# 200k-item run's resident memory grows through the epochs (12-13 GB after 6 at budget 64)
-# while what it uses stays under 1 GB; every 50 steps costs no measurable step time.
+# large catalogue's resident memory grows through the epochs far past what the run uses
+# (measured in docs/scale.md).
 HEAP_TRIM_EVERY = 50
 
 
@@ -75,14 +76,8 @@ class TrainResult:
     false_negative_rate_easy: float | None = None  # ... among the others
 
 
-def build_sampler(p: TrainParams, data: TrainData,
+def _base_sampler(p: TrainParams, data: TrainData,
                   seen: SeenItems | None = None) -> Sampler | None:
-    """The real-negative sampler named by ``p.sampler``; None for the full softmax.
-
-    ``seen``: the users' train items, as the loss masks them (built from ``data`` if not
-    given). A sampler returns its lookup in them (``Negatives.seen``) and the loss trusts it,
-    so ``train`` passes the loss's own: one table, not two.
-    """
     if seen is None:
         seen = SeenItems(data.train_users, data.train_items, data.n_items)
     counts = np.bincount(data.train_items, minlength=data.n_items)
@@ -105,11 +100,28 @@ def build_sampler(p: TrainParams, data: TrainData,
                 raise ValueError("the msac/esans samplers need cluster assignments")
             return MSACSampler(data.l1, data.l2, data.centroids1, p.m_c, p.m_o,
                                p.easy_temperature, seen, hard_candidates=p.hard_candidates,
-                               exclude_own_l2=p.exclude_own_l2,
+                               exclude_own_l2=p.excludes_own_l2,
                                easy_candidates=p.easy_candidates)
         case "full":
             return None
     raise ValueError(f"unknown sampler {p.sampler!r}")
+
+
+def build_sampler(p: TrainParams, data: TrainData,
+                  seen: SeenItems | None = None) -> Sampler | None:
+    """The real-negative sampler named by ``p.sampler`` (None for the full softmax), with
+    MSAC's own-level-2 mask over it where ``train.exclude_own_l2`` asks for it.
+
+    ``seen``: the users' train items, as the loss masks them (built from ``data`` if not
+    given). A sampler returns its lookup in them (``Negatives.seen``) and the loss trusts it,
+    so ``train`` passes the loss's own: one table, not two.
+    """
+    sampler = _base_sampler(p, data, seen)
+    if sampler is not None and p.excludes_own_l2 and not p.traits.hard:
+        if data.l2 is None:
+            raise ValueError("train.exclude_own_l2 needs cluster assignments")
+        return OwnClusterMask(sampler, data.l2)
+    return sampler
 
 
 def valid_recall(model: TwoTower, data: TrainData, train_hist: Histories,

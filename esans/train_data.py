@@ -27,7 +27,7 @@ def load_train_data(root: str | Path, p: Params):
              for n in ("users", "items", "train", "valid")}
     train, valid = split["train"], split["valid"]
     kw = {}
-    if p.train.traits.clusters:
+    if p.train.needs_clusters:
         a = read_parquet(root / paths.CLUSTER / "assignments.parquet")
         kw = {"l1": a["l1"].to_numpy(), "l2": a["l2"].to_numpy(),
               "centroids1": read_npy(root / paths.CLUSTER / "centroids1.npy")}

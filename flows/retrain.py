@@ -33,7 +33,10 @@ from tasks.params import run_overrides
 from tasks.stages import dvc_cache_keys, run_stage
 
 
-Source = Literal["synthetic", "movielens", "files"]
+Source = Literal["synthetic", "movielens", "files", "s3rec"]
+# where -p data_path lands, by the run's effective source
+DATA_PATH_KEY = {"movielens": "data.movielens.path", "files": "data.files.interactions",
+                 "s3rec": "data.s3rec.path"}
 
 
 class ModelRejected(RuntimeError):
@@ -118,7 +121,8 @@ def retrain(project_dir: str = ".", force: bool = False, source: Source | None =
         force: Rerun every stage even if DVC finds it up to date.
         source: Data source for this run only (params.yaml's data.source otherwise).
         data_path: Data location for this run only (data.movielens.path for movielens,
-            data.files.interactions for files).
+            data.files.interactions for files, data.s3rec.path for s3rec), for the run's
+            source: ``source`` if given, else params.yaml's data.source.
         sampler: Negative sampler for this run only (params.yaml's train.sampler otherwise).
         promote: Gate the new model against the champion and promote it if it passes.
     """
@@ -126,9 +130,11 @@ def retrain(project_dir: str = ".", force: bool = False, source: Source | None =
     overrides = {k: v for k, v in {"data.source": source, "train.sampler": sampler}.items()
                  if v is not None}
     if data_path is not None:
-        key = "data.movielens.path" if (source or "movielens") == "movielens" else \
-            "data.files.interactions"
-        overrides[key] = data_path
+        effective = source or load_params(root / "params.yaml").data.source
+        if effective not in DATA_PATH_KEY:
+            raise ValueError(f"data_path: the {effective} source reads no files (set source "
+                             f"to one of {sorted(DATA_PATH_KEY)})")
+        overrides[DATA_PATH_KEY[effective]] = data_path
     with workspace_lock(root / ".dvc/tmp/esans-flow.lock", what="retrain flow"), \
             run_overrides(root, overrides):
         if overrides:

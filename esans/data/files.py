@@ -4,7 +4,9 @@ interactions: user_id, item_id, timestamp (unix seconds, integer), optional rati
 items:        item_id, title, text, optional image_path (relative to the items file's folder),
               optional label (a category, used only for diagnostics), optional vector
               (parquet only: a list/array of floats per item, your precomputed embedding; when
-              given, the encode stage uses it instead of the text and image encoders)
+              given, the encode stage uses it instead of the text and image encoders),
+              optional tags (an item's categories, brands, attributes: a list of strings in
+              parquet, ``|``-separated text in CSV/TSV, e.g. ``Skin Care|Face|Brand X``)
 
 A path may be a folder or a glob of parquet parts (``items/``, ``items/part-*.parquet``),
 read as one table.
@@ -24,7 +26,8 @@ from esans.errors import EsansError
 
 INTERACTION_COLUMNS = {"required": ["user_id", "item_id", "timestamp"], "optional": ["rating"]}
 ITEM_COLUMNS = {"required": ["item_id", "title", "text"],
-                "optional": ["image_path", "label", "vector"]}
+                "optional": ["image_path", "label", "vector", "tags"]}
+TAG_SEPARATOR = "|"
 
 
 def read_table(path: Path, columns: dict[str, list[str]]) -> pl.DataFrame:
@@ -177,6 +180,19 @@ def _text(df: pl.DataFrame, path: Path, col: str) -> pl.Series:
     return src.cast(pl.String)
 
 
+def item_tags(df: pl.DataFrame, path: Path) -> pl.Series:
+    """The ``tags`` column as a list of strings per item: parquet lists of strings as they
+    are, text split on ``|``; anything else is refused, not coerced."""
+    col = df["tags"]
+    if col.dtype in (pl.String, pl.Null):
+        return col.cast(pl.String).str.split(TAG_SEPARATOR).alias("tags")
+    if isinstance(col.dtype, pl.List) and col.dtype.inner in (pl.String, pl.Null):
+        return col.cast(pl.List(pl.String))
+    raise EsansError(f"column 'tags' is stored as {col.dtype}; expected a list of strings "
+                     f"(parquet) or {TAG_SEPARATOR!r}-separated text (CSV)", path=path,
+                     rule="dtype")
+
+
 def item_vectors(df: pl.DataFrame, path: Path) -> np.ndarray:
     """The ``vector`` column as an (N, d) float32 array; every row a finite vector of the
     same length, else an error naming the row."""
@@ -249,6 +265,8 @@ def load(interactions: str | Path, items: str | Path,
         cat = cat.with_columns(pl.Series("image_path", [
             safe_image_path(p, tpath, row, project_root)
             for row, p in enumerate(cat["image_path"].to_list())], dtype=pl.String))
+    if "tags" in cat.columns:
+        cat = cat.with_columns(item_tags(cat, tpath))
     if "vector" in cat.columns:
         vecs = item_vectors(cat, tpath)
         cat = cat.drop("vector").with_columns(

@@ -41,6 +41,14 @@ def normalise(items: pl.DataFrame, interactions: pl.DataFrame, report: dict,
              .sort("seq"))
     report["duplicate_interactions"] = n - inter.height
     items = conform(items, ITEMS_SCHEMA)
+    # Tags: trimmed, blank and repeated ones dropped, an empty list is no tags.
+    items = items.with_columns(
+        pl.col("tags").list.eval(pl.element().str.strip_chars())
+        .list.eval(pl.element().filter(pl.element() != ""))
+        .list.unique(maintain_order=True).alias("tags"))
+    items = items.with_columns(
+        pl.when(pl.col("tags").list.len() > 0).then(pl.col("tags")).alias("tags"))
+    report["items_with_tags"] = int(items["tags"].is_not_null().sum())
     # Text that is only whitespace says nothing: it is missing (an item without text is
     # encoded from its title; a blank title fails validation), counted per column.
     blank = {c: int((items[c].str.strip_chars() == "").sum())

@@ -5,7 +5,9 @@ interactions: user_id str, item_id str, timestamp int64 (unix s), rating float64
 items:        item_id str, title str, text str (nullable), image_path str (nullable, relative to
               the project root or absolute), label str (nullable: topic/genre, for diagnostics),
               image_sha256 str (nullable: content hash of the image file, so an image edit
-              changes the ingested table and reruns what depends on it)
+              changes the ingested table and reruns what depends on it),
+              tags list[str] (nullable: categories, brands, any attribute names; the ``tags``
+              modality)
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ ITEMS_SCHEMA: dict[str, pl.DataType] = {
     "image_path": pl.String(),
     "label": pl.String(),
     "image_sha256": pl.String(),
+    "tags": pl.List(pl.String()),
 }
 
 

@@ -17,8 +17,12 @@ from esans.config import DataParams
 def inputs(root: Path, data: DataParams) -> list[Path]:
     """The raw inputs (files or folders) the configured source reads, resolved against the
     project root; none for the synthetic source."""
+    from esans.data import s3rec
+
     named = {"files": [data.files.interactions, data.files.items],
-             "movielens": [data.movielens.path]}.get(data.source, [])
+             "movielens": [data.movielens.path],
+             "s3rec": [str(f) for f in s3rec.files(data.s3rec.path, data.s3rec.name)],
+             }.get(data.source, [])
     return [(Path(root) / x).resolve() for x in named]
 
 
@@ -74,9 +78,15 @@ def check_inputs(root: Path, data: DataParams) -> None:
     """One clear error naming the param whose path does not exist."""
     from esans.errors import EsansError
 
-    named = {"files": {"data.files.interactions": data.files.interactions,
-                       "data.files.items": data.files.items},
-             "movielens": {"data.movielens.path": data.movielens.path}}.get(data.source, {})
-    for key, value in named.items():
+    from esans.data import s3rec
+
+    named = {"files": [("data.files.interactions", data.files.interactions),
+                       ("data.files.items", data.files.items)],
+             "movielens": [("data.movielens.path", data.movielens.path)],
+             "s3rec": [("data.s3rec.path and data.s3rec.name", str(f))
+                       for f in s3rec.files(data.s3rec.path, data.s3rec.name)],
+             }.get(data.source, [])
+    for key, value in named:
         if not (Path(root) / value).exists():
-            raise EsansError(f"not found (set by params key {key})", path=value)
+            raise EsansError(f"not found (set by params keys {key})" if " and " in key else
+                             f"not found (set by params key {key})", path=value)

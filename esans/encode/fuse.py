@@ -87,6 +87,9 @@ def modality_inputs(root: str | Path) -> tuple[dict[str, np.ndarray], dict[str, 
     masks = {"text": np.ones(len(status), bool),  # title is always there
              "image": status["has_image"].to_numpy(),
              "behaviour": read_npy(root / paths.BEHAVIOUR / "has.npy")}
+    if (root / paths.ENCODE / "tags.npy").exists():      # categories, brands, attributes
+        feats["tags"] = read_npy(root / paths.ENCODE / "tags.npy")
+        masks["tags"] = status["has_tags"].to_numpy()
     if (root / paths.ENCODE / "provided.npy").exists():  # the items' own vectors (files)
         feats["provided"] = read_npy(root / paths.ENCODE / "provided.npy")
         masks["provided"] = np.ones(len(status), bool)

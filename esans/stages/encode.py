@@ -22,24 +22,40 @@ log = logging.getLogger("esans")
 CACHE = Path(".cache/encode")
 
 
-def _provided(items: pl.DataFrame, vectors: np.ndarray, t0: float) -> dict:
+def _tags(p: Params, items: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The tags modality: (N, k) vectors and which items have them; (N, 0) without tags."""
+    from esans.encode.tags import tags_svd
+
+    return tags_svd(items["tags"].to_list(), p.encode.tags.dim, p.encode.tags.min_items)
+
+
+def _provided(p: Params, items: pl.DataFrame, vectors: np.ndarray, t0: float) -> dict:
     """Items came with their own vectors: they are the content modality; no encoder runs."""
     empty = np.zeros((items.height, 0), np.float32)
+    tags, has_tags = _tags(p, items)
     with atomic_dir(paths.ENCODE) as out:
         np.save(out / "text.npy", empty)
         np.save(out / "image.npy", empty)
+        np.save(out / "tags.npy", tags)
         np.save(out / "provided.npy", vectors)
         pl.DataFrame({"item_id": items["item_id"], "has_text": [False] * items.height,
                       "has_image": [False] * items.height,
-                      "image_status": ["skipped"] * items.height}
+                      "image_status": ["skipped"] * items.height, "has_tags": has_tags}
                      ).write_parquet(out / "status.parquet")
     report = {"n_items": items.height, "provided_dim": int(vectors.shape[1]),
-              "text_encoded": 0, "image_encoded": 0,
+              "text_encoded": 0, "image_encoded": 0, "tags_dim": int(tags.shape[1]),
+              "items_with_tags": int(has_tags.sum()),
               "note": "items carry precomputed vectors; text and image encoders skipped"}
     log.info("encode: %d items carry their own %d-d vectors; encoders skipped",
              items.height, vectors.shape[1])
     report = write_report("encode", report, t0)
     return report
+
+
+def has_modality(items: pl.DataFrame, name: str) -> bool:
+    """Whether the catalogue has a text (some item's ``text``) or image (some item's
+    ``image_path``) modality at all."""
+    return bool(items["text" if name == "text" else "image_path"].is_not_null().any())
 
 
 @dataclass
@@ -97,23 +113,34 @@ def encode(p: Params, progress: bool = True) -> dict:
     items, _ = ingested()
     provided = read_npy(paths.INGEST_VECTORS)
     if provided.shape[1] > 0:
-        return _provided(items, provided, t0)
+        return _provided(p, items, provided, t0)
     text_m, image_m = modalities(p, items, progress)
-    tv, _, n_text = encode_cached(text_m.contents, text_m.fingerprint, text_m.cache,
-                                  text_m.encode)
+    empty = np.zeros((items.height, 0), np.float32)
+    # A catalogue with no text at all (titles are names only, e.g. the s3rec source) or no
+    # image paths at all has no such modality: its encoder is not even loaded.
+    tv, n_text = empty, 0
+    if has_modality(items, "text"):
+        tv, _, n_text = encode_cached(text_m.contents, text_m.fingerprint, text_m.cache,
+                                      text_m.encode)
     t_text = time.perf_counter() - t0
-    iv, status, n_image = encode_cached(image_m.contents, image_m.fingerprint, image_m.cache,
-                                        image_m.encode)
+    iv, status, n_image = empty, ["none"] * items.height, 0
+    if has_modality(items, "image"):
+        iv, status, n_image = encode_cached(image_m.contents, image_m.fingerprint,
+                                            image_m.cache, image_m.encode)
+    tags, has_tags = _tags(p, items)
     tp, ip = p.encode.text, p.encode.image
     with atomic_dir(paths.ENCODE) as out:
         np.save(out / "text.npy", tv)
         np.save(out / "image.npy", iv)
+        np.save(out / "tags.npy", tags)
         pl.DataFrame({"item_id": items["item_id"], "has_text": items["text"].is_not_null(),
-                      "has_image": [s == "ok" for s in status], "image_status": status}
+                      "has_image": [s == "ok" for s in status], "image_status": status,
+                      "has_tags": has_tags}
                      ).write_parquet(out / "status.parquet")
     report = {"n_items": items.height, "text_dim": int(tv.shape[1]), "image_dim": int(iv.shape[1]),
+              "tags_dim": int(tags.shape[1]), "items_with_tags": int(has_tags.sum()),
               "text_model": tp.model, "image_model": ip.model,
-              "text_encoded": n_text, "text_cached": items.height - n_text,
+              "text_encoded": n_text, "text_cached": items.height - n_text if tv.shape[1] else 0,
               "image_encoded": n_image, "image_status": dict(Counter(status)),
               "libraries": library_versions()}
     log.info("encode: %d texts and %d images encoded, the rest from the cache", n_text, n_image)

@@ -17,10 +17,8 @@ def evaluate(p: Params) -> dict:
     import faiss
     import torch
 
-    from esans.data.history import Histories
     from esans.model.towers import load
-    from esans.rank import evaluate as protocol
-    from esans.rank import sample_users
+    from esans.rank import evaluate_splits
 
     t0 = time.perf_counter()
     torch.set_num_threads(p.train.threads)
@@ -29,17 +27,10 @@ def evaluate(p: Params) -> dict:
     item_vecs = torch.from_numpy(read_npy(paths.INDEX / "item_vectors.npy"))
     users_t, items_t = split_table("users"), split_table("items")
     train, valid, test = (split_table(n) for n in ("train", "valid", "test"))
-    metrics, tops = {}, {}
-    for name, held, seen_parts in (("valid", valid, [train]), ("test", test, [train, valid])):
-        seen_df = pl.concat(seen_parts).sort(["user_idx", "pos"])
-        seen = Histories(seen_df["user_idx"].to_numpy(), seen_df["item_idx"].to_numpy(),
-                         users_t.height)
-        users = sample_users(np.unique(held["user_idx"].to_numpy()), p.evaluate.users, p.seed)
-        m, top = protocol(model, users, seen, meta["history_len"], held["user_idx"].to_numpy(),
-                          held["item_idx"].to_numpy(), p.evaluate.ks, item_vecs=item_vecs,
-                          index=idx, batch=p.evaluate.batch_users)
-        metrics[name] = {k: round(v, 6) if isinstance(v, float) else v for k, v in m.items()}
-        tops[name] = (users, top)
+    metrics, tops = evaluate_splits(
+        model, {"train": train, "valid": valid, "test": test}, users_t.height,
+        meta["history_len"], p.evaluate.ks, users=p.evaluate.users, seed=p.seed,
+        item_vecs=item_vecs, index=idx, batch=p.evaluate.batch_users)
     users, top = tops["test"]
     uid = users_t["user_id"].to_numpy()[users]
     iid = items_t["item_id"].to_numpy()[np.maximum(top, 0)]

@@ -18,7 +18,7 @@ log = logging.getLogger("esans")
 
 
 def ingest(p: Params) -> dict:
-    from esans.data import files, movielens, synthetic
+    from esans.data import files, movielens, s3rec, synthetic
     from esans.data.ingest import normalise
 
     t0 = time.perf_counter()
@@ -42,6 +42,8 @@ def ingest(p: Params) -> dict:
             locate = lambda path: out / paths.INGEST_IMAGES.name / Path(path).name  # noqa: E731
         elif src == "movielens":
             items, inter, report = movielens.load(p.data.movielens.path)
+        elif src == "s3rec":
+            items, inter, report = s3rec.load(p.data.s3rec.path, p.data.s3rec.name)
         else:
             items, inter, report = files.load(p.data.files.interactions, p.data.files.items)
         vectors = (items["vector"].to_numpy().astype(np.float32) if "vector" in items.columns

@@ -71,6 +71,13 @@ def validate(p: Params) -> dict:
         if not r["success"]:
             path, rows = _source_rows(p, r, inter)
             log.warning("validate (warning): %s", describe_failure({**r, "rows": rows}, path))
+    if not provided:
+        for column, what in (("text", "text"), ("image_path", "images")):
+            if items[column].is_null().all():
+                log.warning("validate (note): no item has %s: the catalogue has no %s "
+                            "modality%s", column, what,
+                            " (titles are display names only; put them in `text` to encode "
+                            "them)" if column == "text" else "")
     # No timing in this report: later stages depend on it, so it must change only when the
     # validation outcome does.
     log.info("validate: %d expectations in %.1fs", summary["n_expectations"],

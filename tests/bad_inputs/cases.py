@@ -1,7 +1,7 @@
 """The bad-input corpus: each case breaks one thing in a small valid catalogue (or in
 ``params.yaml``) and names the fragment the one-line error must contain.
 
-Cases are grouped by the class of defect they probe (issue #18): ``garbage`` (a value outside
+Cases are grouped by the class of defect they probe: ``garbage`` (a value outside
 its declared type, never coerced), ``format`` (files a reader cannot take as they are),
 ``params`` (the config model's types, ranges and cross-field rules), ``degenerate``
 (catalogues too small or too sparse to train on), ``filesystem`` (paths that are not plain
@@ -380,10 +380,10 @@ CASES: dict[str, Case] = {
     "one event per user: nothing to validate or test on": Case(
         "degenerate", _catalogue(n_users=130, per_user=1), "split.valid_frac",
         stages=("ingest", "validate", "split")),
-    "text missing for most items": Case(
+    "text missing for most items": Case(     # (no text at all is a catalogue without text)
         "degenerate", lambda d: _edit(d / "items.csv", lambda t: "\n".join(
-            [t.splitlines()[0]] + [f"{r.split(',')[0]},{r.split(',')[1]},,{r.split(',')[3]}"
-                                   for r in t.splitlines()[1:]]) + "\n"),
+            t.splitlines()[:2] + [f"{r.split(',')[0]},{r.split(',')[1]},,{r.split(',')[3]}"
+                                  for r in t.splitlines()[2:]]) + "\n"),
         "validate.max_missing_text_frac"),
     "images missing for most items": Case(
         "degenerate", lambda d: _images(d, lambda p: None, "nowhere.png"),

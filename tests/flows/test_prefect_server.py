@@ -56,7 +56,7 @@ class Server:
     def query(self, coro_fn):
         """Run ``coro_fn(client)`` against this server."""
         from prefect.client.orchestration import get_client
-        # Settings are read once per process: an earlier test in this session may have fixed
+        # Settings are read once per process: an earlier test in this process may have fixed
         # them, so point the client at this server explicitly.
         from prefect.settings import PREFECT_API_URL, temporary_settings
 

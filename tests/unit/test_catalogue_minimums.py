@@ -62,7 +62,8 @@ def test_a_failed_quality_threshold_names_its_param_and_value(tmp_path):
                           "label": [None] * 4, "image_sha256": [None] * 4},
                          schema={c: pl.String for c in ("item_id", "title", "text",
                                                         "image_path", "label",
-                                                        "image_sha256")})
+                                                        "image_sha256")}
+                         ).with_columns(pl.lit(None, pl.List(pl.String)).alias("tags"))
     inter = pl.DataFrame({"user_id": ["u"] * 4, "item_id": ["1", "2", "3", "4"],
                           "timestamp": [1, 2, 3, 4], "rating": [None] * 4,
                           "seq": [0, 1, 2, 3]},

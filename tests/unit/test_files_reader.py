@@ -97,6 +97,24 @@ def test_integer_ids_and_text_in_parquet_load(tmp_path):
         _load(tmp_path / "inter.parquet", tmp_path / "items.parquet")
 
 
+def test_tags_are_a_separated_text_in_csv_and_a_list_of_strings_in_parquet(tmp_path):
+    items = ("item_id,title,text,tags\n1,One,a,Skin Care|Face| Brand X \n2,Two,b,\n"
+             "3,Three,c,Face|Face||\n")
+    got, _, report = _load(*_write(tmp_path, items=items))
+    assert got["tags"].to_list() == [["Skin Care", "Face", "Brand X"], None, ["Face"]]
+    assert report["items_with_tags"] == 2
+    inter = tmp_path / "inter.csv"
+    pl.DataFrame({"item_id": [1, 2, 3], "title": ["a", "b", "c"], "text": ["x", "y", "z"],
+                  "tags": [["Face", "Brand X"], [], None]}).write_parquet(tmp_path / "i.parquet")
+    got, _, _ = _load(inter, tmp_path / "i.parquet")
+    assert got["tags"].to_list() == [["Face", "Brand X"], None, None]
+    pl.DataFrame({"item_id": [1, 2, 3], "title": ["a", "b", "c"], "text": ["x", "y", "z"],
+                  "tags": [[1, 2], [3], [4]]}).write_parquet(tmp_path / "i.parquet")
+    with pytest.raises(EsansError, match=r"column 'tags' is stored as List\(Int64\); expected "
+                                         r"a list of strings"):
+        _load(inter, tmp_path / "i.parquet")
+
+
 # ---------------------------------------------------------------- fuzz
 
 _MUTATIONS = st.one_of(

@@ -184,7 +184,7 @@ def test_variants_train_and_learn(variant):
     ({"sampler": "uniform", "hard_weight": 2.0}, "train.hard_weight"),
     ({"sampler": "dns", "hard_candidates": 2}, "train.hard_candidates"),
     ({"sampler": "full", "edis": True}, "train.edis"),
-    ({"sampler": "uniform", "exclude_own_l2": False}, "train.exclude_own_l2"),
+    ({"sampler": "mixed", "exclude_own_l2": True}, "train.exclude_own_l2"),
     ({"sampler": "dns", "hard_anchor": "history"}, "train.hard_anchor"),
     ({"sampler": "uniform", "easy_candidates": 1}, "train.easy_candidates"),
     ({"sampler": "esans", "pool": "mixed", "hard_anchor": "history", **PAPER},

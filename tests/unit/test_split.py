@@ -43,3 +43,20 @@ def test_indices_follow_catalogue_order():
     s = temporal_split(_inter([("u", "i3", 1), ("u", "i0", 2)]), _items(5))
     assert s.items["item_id"].to_list() == [f"i{j}" for j in range(5)]
     assert dict(zip(s.train["item_id"], s.train["item_idx"])) == {"i3": 3, "i0": 0}
+
+
+def test_leave_last_holds_out_the_last_two_events_of_users_with_three_or_more():
+    rows = ([("a", f"i{j}", 10 - j) for j in range(6)]        # time runs against row order
+            + [("b", f"i{j}", j) for j in range(3)] + [("c", f"i{j}", j) for j in range(2)])
+    s = temporal_split(_inter(rows), _items(6), method="leave_last")
+    assert dict(s.test.select("user_id", "item_id").iter_rows()) == {"a": "i0", "b": "i2"}
+    assert dict(s.valid.select("user_id", "item_id").iter_rows()) == {"a": "i1", "b": "i1"}
+    per = dict(s.train.group_by("user_id").len().iter_rows())
+    assert per == {"a": 4, "b": 1, "c": 2}               # c (2 events) only trains
+
+
+def test_an_unknown_split_method_is_refused():
+    import pytest
+
+    with pytest.raises(ValueError, match="unknown split method"):
+        temporal_split(_inter([("u", "i0", 1)]), _items(1), method="random")
