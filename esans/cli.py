@@ -140,28 +140,32 @@ def similar(item: str = typer.Option(..., "--item", "-i", help="item id (origina
 
 @app.command()
 def negatives(item: str = typer.Option(..., "--item", "-i", help="item id (original)"),
+              user: str = typer.Option(None, "--user", "-u",
+                                       help="user id: their row (train items redrawn, and "
+                                            "a selecting sampler's choice for them)"),
               seed: int = typer.Option(0, "--seed"),
               as_json: bool = typer.Option(False, "--json"), candidate: bool = _CANDIDATE
               ) -> None:
-    """The hard/easy negatives MSAC draws for this item, with cluster ids, and EDIS's mixes,
-    with the served model's clusters and its training params."""
+    """The negatives the served model's training sampler draws for this item as a positive
+    (its params, clusters and train items, from the bundle), and EDIS's mixes."""
     _setup(False, True)
-    from esans.config import load_params
-
     server = _server(candidate)
-    t = load_params(server.bundle.path / "params.yaml").train
-    out = server.negatives(item, t.m_c, t.m_o, t.easy_temperature, t.edis_lambda, seed)
+    out = server.negatives(item, user, seed)
     if as_json:
         typer.echo(json.dumps(out, indent=1))
         return
     it = out["item"]
     typer.echo(f"positive: {it['item_id']} {it['title']!r} (level-1 {it['l1']}, "
-               f"level-2 {it['l2']})\n")
+               f"level-2 {it['l2']}); sampler: {out['sampler']}\n")
     typer.echo(_table(out["real"]) + "\n")
-    typer.echo(f"EDIS: {len(out['virtual'])} virtual negatives (lambda={t.edis_lambda})")
-    typer.echo(_table([{"sources": ",".join(v["sources"]),
-                        "weights": ",".join(map(str, v["weights"])),
-                        "nearest item": v["nearest_item"]} for v in out["virtual"]]))
+    if out["selects"] and out["selected_for"] is None:
+        typer.echo("(the sampler keeps the candidates the model scores highest for the row's "
+                   "user: pass --user to see which)\n")
+    if out["virtual"]:
+        typer.echo(f"EDIS: {len(out['virtual'])} virtual negatives")
+        typer.echo(_table([{"sources": ",".join(v["sources"]),
+                            "weights": ",".join(map(str, v["weights"])),
+                            "nearest item": v["nearest_item"]} for v in out["virtual"]]))
 
 
 @app.command()

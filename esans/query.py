@@ -89,30 +89,94 @@ class Server:
         keep = (ids[0] != i) & (ids[0] >= 0)     # an IVF probe may return fewer than k
         return self._rows(ids[0][keep][:k], scores[0][keep][:k])
 
-    def negatives(self, item_id: str, m_c: int, m_o: int, temperature: float, lam: float,
-                  seed: int = 0) -> dict:
-        """The negatives MSAC draws for ``item_id`` as a positive, and EDIS's mixes of them."""
+    def training_sampler(self):
+        """``(train params, sampler)``: the sampler the served model trained with, built by
+        training's own ``build_sampler`` from the bundle's params, train split and clusters
+        (None for the full softmax)."""
+        from esans.config import load_params
+        from esans.train import TrainData, build_sampler
+
+        t = load_params(self.bundle.path / "params.yaml").train
+        tr = self.bundle.interactions.filter(pl.col("split") == "train").sort(
+            ["user_idx", "pos"])
+        l1, l2, centroids = self.bundle.clusters()
+        none = np.zeros(0, np.int64)
+        data = TrainData(
+            n_users=self.users.height, n_items=self.items.height,
+            train_users=tr["user_idx"].to_numpy().astype(np.int64),
+            train_items=tr["item_idx"].to_numpy().astype(np.int64),
+            train_pos=tr["pos"].to_numpy().astype(np.int64), valid_users=none,
+            valid_items=none, content=np.zeros((self.items.height, 0), np.float32),
+            l1=l1, l2=l2, centroids1=centroids)
+        return t, build_sampler(t, data)
+
+    def _user_vector(self, u: int) -> torch.Tensor:
+        from esans.data.history import Histories
+
+        inter = self.bundle.interactions.filter(pl.col("user_idx") == u).sort("pos")
+        hist = Histories(inter["user_idx"].to_numpy().astype(np.int64),
+                         inter["item_idx"].to_numpy().astype(np.int64), self.users.height)
+        with torch.inference_mode():
+            iv = torch.from_numpy(self.item_vectors)
+            ut = torch.tensor([u])
+            h = hist.last(ut, self.bundle.meta["history_len"])
+            return self.bundle.model.users(ut, h, iv[h.clamp(min=0)])
+
+    def negatives(self, item_id: str, user_id: str | None = None, seed: int = 0) -> dict:
+        """What the training sampler draws for ``item_id`` as a positive (for ``user_id``'s
+        row: their train items are redrawn, and a selecting sampler keeps the candidates the
+        served model scores highest for them), and EDIS's mixes of what it keeps."""
         from esans.sampling import edis
-        from esans.sampling.msac import MSACSampler
+        from esans.train import selector
 
         i = self.item_idx(item_id)
-        l1, l2, centroids = self.bundle.clusters()
-        s = MSACSampler(l1, l2, centroids, m_c, m_o, temperature)
+        t, sampler = self.training_sampler()
+        if sampler is None:
+            raise EsansError("the served model trained with the full softmax: every item is "
+                             "a negative, none is drawn", rule="negatives")
+        u = -1
+        if user_id is not None:
+            hit_u = self.users.filter(pl.col("user_id") == str(user_id))
+            if hit_u.height == 0:
+                raise EsansError(f"unknown user id {user_id!r}", rule="user_id")
+            u = int(hit_u["user_idx"][0])
         g = torch.Generator().manual_seed(seed)
-        neg = s.sample(torch.tensor([-1]), torch.tensor([i]), g)
-        ids = neg.ids[0].numpy()
-        real = self._rows(ids)
-        for r, j, kind in zip(real, ids, ["hard"] * m_c + ["easy"] * m_o):
-            r.update(kind=kind, l1=int(l1[j]), l2=int(l2[j]))
-        src = torch.from_numpy(self.item_vectors[ids[-m_o:]]).unsqueeze(0)
-        affine, _ = edis.mixing_weights(1, m_o, lam, g)
-        virtual = (affine @ src)[0].numpy()
-        _, nearest = self.index.search(np.ascontiguousarray(virtual, np.float32), 1)
+        neg = sampler.sample(torch.tensor([u]), torch.tensor([i]), g)
+        ids = neg.ids[0]
+        out_of_loss = (ids == i) | (neg.masked[0] if neg.masked is not None else False)
+        real = self._rows(ids.numpy())
+        l1, l2, _ = self.bundle.clusters()
+        for j, (r, k) in enumerate(zip(real, ids.tolist())):
+            kind = ("hard" if neg.hard[0, j] else "easy") if neg.hard is not None else "drawn"
+            r.update(kind=kind, l1=int(l1[k]), l2=int(l2[k]),
+                     masked=bool(out_of_loss[j]) if out_of_loss is not False else False)
+        kept = ids
+        select = selector(sampler)
+        if select is not None and u >= 0:
+            vecs = torch.from_numpy(self.item_vectors)
+            hit = out_of_loss.unsqueeze(0) if out_of_loss is not False else \
+                torch.zeros((1, len(ids)), dtype=torch.bool)
+            sel = select(self._user_vector(u), vecs[i:i + 1], vecs[ids].unsqueeze(0), hit, g)
+            keep = set(sel.keep[0].tolist())
+            for j, r in enumerate(real):
+                r["kept"] = j in keep
+            kept = ids[sel.keep[0]]
         mixes = []
-        for w, nn in zip(affine[0].numpy(), nearest[:, 0]):
-            used = np.flatnonzero(np.abs(w + lam / m_o) > 1e-6)
-            mixes.append({"sources": [real[m_c + j]["item_id"] for j in used],
-                          "weights": [round(float(w[j]), 3) for j in used],
-                          "nearest_item": self._rows(np.array([nn]))[0]["title"]})
+        if t.uses_edis and (select is None or u >= 0):   # mixes of what the row keeps
+            n_src = min(t.edis_sources or t.m_o,
+                        len(kept) if neg.n_easy is None else neg.n_easy)   # edis.sources
+            src_ids = kept[len(kept) - n_src:]
+            src = torch.from_numpy(self.item_vectors[src_ids.numpy()]).unsqueeze(0)
+            affine, _ = edis.mixing_weights(1, n_src, t.edis_lambda, g)
+            virtual = (affine @ src)[0].numpy()
+            _, nearest = self.index.search(np.ascontiguousarray(virtual, np.float32), 1)
+            names = self._rows(src_ids.numpy())
+            for w, nn in zip(affine[0].numpy(), nearest[:, 0]):
+                used = np.flatnonzero(np.abs(w + t.edis_lambda / n_src) > 1e-6)
+                mixes.append({"sources": [names[j]["item_id"] for j in used],
+                              "weights": [round(float(w[j]), 3) for j in used],
+                              "nearest_item": self._rows(np.array([nn]))[0]["title"]})
         return {"item": {**self._rows(np.array([i]))[0], "l1": int(l1[i]), "l2": int(l2[i])},
+                "sampler": t.sampler, "selects": select is not None,
+                "selected_for": user_id if select is not None and u >= 0 else None,
                 "real": real, "virtual": mixes}

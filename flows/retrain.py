@@ -29,14 +29,11 @@ from esans.config import Sampler, load_params
 from esans.lock import workspace_lock
 from tasks import dag
 from tasks.gate import gate, stale_stages
-from tasks.params import run_overrides
+from tasks.params import run_overrides, source_overrides
 from tasks.stages import dvc_cache_keys, run_stage
 
 
 Source = Literal["synthetic", "movielens", "files", "s3rec"]
-# where -p data_path lands, by the run's effective source
-DATA_PATH_KEY = {"movielens": "data.movielens.path", "files": "data.files.interactions",
-                 "s3rec": "data.s3rec.path"}
 
 
 class ModelRejected(RuntimeError):
@@ -127,14 +124,8 @@ def retrain(project_dir: str = ".", force: bool = False, source: Source | None =
         promote: Gate the new model against the champion and promote it if it passes.
     """
     root = Path(project_dir).resolve()
-    overrides = {k: v for k, v in {"data.source": source, "train.sampler": sampler}.items()
-                 if v is not None}
-    if data_path is not None:
-        effective = source or load_params(root / "params.yaml").data.source
-        if effective not in DATA_PATH_KEY:
-            raise ValueError(f"data_path: the {effective} source reads no files (set source "
-                             f"to one of {sorted(DATA_PATH_KEY)})")
-        overrides[DATA_PATH_KEY[effective]] = data_path
+    overrides = {**source_overrides(root, source, data_path),
+                 **({"train.sampler": sampler} if sampler is not None else {})}
     with workspace_lock(root / ".dvc/tmp/esans-flow.lock", what="retrain flow"), \
             run_overrides(root, overrides):
         if overrides:

@@ -18,6 +18,9 @@ from esans.config import load_params
 from esans.io import atomic_path
 
 BACKUP = Path(".dvc/tmp/params.yaml.before-run")
+# where a run's data_path lands, by the run's effective source
+DATA_PATH_KEY = {"movielens": "data.movielens.path", "files": "data.files.interactions",
+                 "s3rec": "data.s3rec.path"}
 log = logging.getLogger("esans")
 
 
@@ -72,3 +75,20 @@ def run_overrides(root: Path, overrides: dict[str, object]) -> Iterator[None]:
     finally:
         _write(path, original)
         backup.unlink(missing_ok=True)
+
+
+def source_overrides(root: Path, source: str | None,
+                     data_path: str | None) -> dict[str, object]:
+    """The params a run's ``source`` and ``data_path`` set: the path goes to the key of the
+    source the run reads (``source`` if given, else params.yaml's data.source), never to
+    another source's key; a source that reads no files refuses a path."""
+    out: dict[str, object] = {"data.source": source} if source is not None else {}
+    if data_path is None:
+        return out
+    effective = source or load_params(Path(root) / "params.yaml").data.source
+    if effective not in DATA_PATH_KEY:
+        from esans.errors import EsansError
+
+        raise EsansError(f"data_path: the {effective} source reads no files; give source "
+                         f"too (one of {', '.join(sorted(DATA_PATH_KEY))})", rule="params")
+    return {**out, DATA_PATH_KEY[effective]: data_path}

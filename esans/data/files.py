@@ -82,7 +82,7 @@ def read_table(path: Path, columns: dict[str, list[str]]) -> pl.DataFrame:
         if again.any():
             row = int(again.arg_true()[0])
             raise EsansError(f"row repeats the header {text} (files concatenated?); remove it",
-                             path=path, row=_line(path, row), rule="header")
+                             path=path, row=record_line(path, row), rule="header")
     return df
 
 
@@ -107,7 +107,7 @@ def _check_fields(text: str, sep: str, path: Path) -> None:
         start = reader.line_num + 1
 
 
-def _line(path: Path, row: int) -> int:
+def record_line(path: Path, row: int) -> int:
     """Where data row ``row`` (0-based) is, as a user finds it: its first line in a CSV/TSV
     file (quoted fields may span lines, so this is not ``row + 2``), else its 1-based record
     number in parquet."""
@@ -158,7 +158,7 @@ def _cast(df: pl.DataFrame, path: Path, col: str, dtype: pl.DataType,
         src = pl.select(pl.when(src == "").then(None).otherwise(src)).to_series().alias(col)
     if required and src.null_count():
         row = int(src.is_null().arg_true()[0])
-        raise EsansError(f"column {col!r}: missing value", path=path, row=_line(path, row),
+        raise EsansError(f"column {col!r}: missing value", path=path, row=record_line(path, row),
                          rule="required")
     out = src.cast(dtype, strict=False)
     bad = out.is_null() & src.is_not_null()
@@ -167,7 +167,7 @@ def _cast(df: pl.DataFrame, path: Path, col: str, dtype: pl.DataType,
     if bad.any():
         row = int(bad.arg_true()[0])
         raise EsansError(f"column {col!r}: value {src[row]!r} is not a valid {dtype}",
-                         path=path, row=_line(path, row), rule="dtype")
+                         path=path, row=record_line(path, row), rule="dtype")
     return out
 
 
@@ -204,7 +204,8 @@ def item_vectors(df: pl.DataFrame, path: Path) -> np.ndarray:
         [col.dtype.size] * len(col))
     null = col.is_null()
     if null.any():
-        raise EsansError("missing vector", path=path, row=_line(path, int(null.arg_true()[0])),
+        raise EsansError("missing vector", path=path,
+                         row=record_line(path, int(null.arg_true()[0])),
                          rule="vector")
     d = int(lengths[0])
     bad = lengths != d
@@ -212,14 +213,14 @@ def item_vectors(df: pl.DataFrame, path: Path) -> np.ndarray:
         row = int(bad.arg_true()[0]) if bad.any() else 0
         raise EsansError(f"vector has {int(lengths[row])} values; the first row has {d} (every "
                          "vector must have the same, non-zero length)", path=path,
-                         row=_line(path, row),
+                         row=record_line(path, row),
                          rule="vector")
     flat = (col.list.explode() if isinstance(col.dtype, pl.List) else col.arr.explode())
     vecs = flat.cast(pl.Float32).to_numpy().reshape(len(col), d)
     finite = np.isfinite(vecs).all(1)
     if not finite.all():
         row = int(np.flatnonzero(~finite)[0])
-        raise EsansError("vector has NaN or infinite values", path=path, row=_line(path, row),
+        raise EsansError("vector has NaN or infinite values", path=path, row=record_line(path, row),
                          rule="vector")
     return np.ascontiguousarray(vecs)
 
@@ -234,17 +235,18 @@ def safe_image_path(value: str | None, items_file: Path, row: int,
     root = items_file.parent.resolve()
     if os.path.isabs(value):
         raise EsansError(f"image_path {value!r} is absolute; give it relative to the items "
-                         "file's folder", path=items_file, row=_line(items_file, row),
+                         "file's folder", path=items_file, row=record_line(items_file, row),
                          rule="image-path")
     try:
         target = (root / value).resolve()  # follows symlinks
     except (OSError, RuntimeError) as exc:  # a symlink loop, a name too long, ...
         raise EsansError(f"image_path {value!r} cannot be resolved "
                          f"({'a symlink loop' if 'loop' in str(exc).lower() else exc})",
-                         path=items_file, row=_line(items_file, row), rule="image-path") from None
+                         path=items_file, row=record_line(items_file, row),
+                         rule="image-path") from None
     if not target.is_relative_to(root):
         raise EsansError(f"image_path {value!r} leads outside the data folder {root}",
-                         path=items_file, row=_line(items_file, row), rule="image-path")
+                         path=items_file, row=record_line(items_file, row), rule="image-path")
     return os.path.relpath(target, project_root)
 
 

@@ -17,16 +17,22 @@ log = logging.getLogger("esans")
 
 
 def _source_rows(p: Params, failure: dict, inter) -> tuple[str, list[int]]:
-    """Name the user's own file and its line numbers (header = line 1) when the source is
-    `files`; otherwise the ingested table and its 0-based rows."""
+    """Name the user's own file and where each row is, numbered as ingest numbers it (the
+    record's first line in CSV/TSV, its record number in parquet) when the source is `files`;
+    otherwise the ingested table and its 0-based rows."""
+    from pathlib import Path
+
+    from esans.data.files import record_line
+
     table, rows = failure["table"], failure.get("rows") or []
     if p.data.source != "files":
         src = paths.INGEST_ITEMS if table == "items" else paths.INGEST_INTERACTIONS
         return str(src), rows
     if table == "items":
-        return p.data.files.items, [r + 2 for r in rows]
+        return p.data.files.items, [record_line(Path(p.data.files.items), r) for r in rows]
     seq = inter["seq"]
-    return p.data.files.interactions, [int(seq[r]) + 2 for r in rows]
+    return p.data.files.interactions, [record_line(Path(p.data.files.interactions),
+                                                   int(seq[r])) for r in rows]
 
 
 def catalogue_minimums(p: Params, n_items: int, n_users: int) -> None:
@@ -42,6 +48,9 @@ def catalogue_minimums(p: Params, n_items: int, n_users: int) -> None:
                       f"train.m_c ({t.m_c}) + train.m_o ({t.m_o}) + the positive"))
     elif t.traits.per_row == "n_negatives":
         rules.append((t.n_negatives + 1, f"train.n_negatives ({t.n_negatives}) + the positive"))
+    k = max(p.evaluate.ks)
+    rules.append((k + 1, f"evaluate.ks (K up to {k}: a top-K that can hold every item scores "
+                         "any ranking as perfect)"))
     for need, why in rules:
         if n_items < need:
             raise EsansError(f"the catalogue has {n_items} items; {why} needs >= {need} "

@@ -340,6 +340,8 @@ CASES: dict[str, Case] = {
                              "[params]: evaluate.ks.0"),
     "evaluate.ks negative": Case("params", _set("evaluate.ks", [-5]),
                                  "[params]: evaluate.ks.0"),
+    "evaluate.ks above the catalogue": Case("degenerate", _set("evaluate.ks", [20, 50]),
+                                           "evaluate.ks (K up to 50"),
     "evaluate.ks empty": Case("params", _set("evaluate.ks", []),
                               "[params]: evaluate.ks"),
     "evaluate.ks above the lists' length": Case("params", _set("evaluate.ks", [500]),

@@ -58,7 +58,8 @@ def files_source(ws: Path, raw: str = "raw"):
     good_catalogue(ws / raw)
     original = (ws / "params.yaml").read_bytes()
     set_params(ws, {"data": {"source": "files", "files": {
-        "interactions": f"{raw}/inter.csv", "items": f"{raw}/items.csv"}}})
+        "interactions": f"{raw}/inter.csv", "items": f"{raw}/items.csv"}},
+        "evaluate": {"ks": [5, 10, 20]}})      # below the small catalogue's item count
     try:
         yield ws / raw
     finally:

@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from tests.conftest import BIN, run
+from tests.conftest import BIN, copy_project, run
 
 pytestmark = pytest.mark.slow
 
@@ -59,3 +59,11 @@ def test_dvc_repro_end_to_end_then_noop(built_project):
     for stage in ("ingest", "split", "encode", "behaviour", "fuse", "cluster", "train", "evaluate"):
         assert f"Stage '{stage}' didn't change, skipping" in out, out
 
+
+
+def test_a_thread_count_change_reruns_nothing_upstream_of_train(built_project, tmp_path):
+    p = copy_project(built_project, tmp_path / "p", {"train": {"threads": 1}})
+    status = json.loads(run([str(BIN / "dvc"), "status", "--json"], p).stdout)
+    stale = {k for k, v in status.items() if v != ["always changed"]}
+    upstream = {"ingest", "validate", "split", "encode", "behaviour", "fuse", "cluster"}
+    assert "train" in stale and not stale & upstream, status

@@ -33,16 +33,39 @@ def test_similar_excludes_the_item_itself(built_project):
     assert len(rows) == 5 and "i000003" not in {r["item_id"] for r in rows}
 
 
-def test_negatives_show_clusters_and_edis(built_project):
+def test_negatives_show_what_training_draws_keeps_and_mixes(built_project):
+    import torch
+
+    from esans.config import load_params
+    from esans.train import build_sampler
+    from esans.train_data import load_train_data
+
     p = built_project
     out = json.loads(run([ESANS, "negatives", "--item", "i000003", "--json"], p).stdout)
     item = out["item"]
     hard = [r for r in out["real"] if r["kind"] == "hard"]
     easy = [r for r in out["real"] if r["kind"] == "easy"]
-    assert (len(hard), len(easy)) == (2, 5)
+    t = load_params(p / "params.yaml").train
+    assert out["sampler"] == t.sampler == "esans" and out["selects"]
+    # the project's ESANS draws k candidates a slot; which it keeps depends on the user
+    assert (len(hard), len(easy)) == (2 * t.hard_candidates, 5 * t.easy_candidates)
     assert all(r["l2"] != item["l2"] for r in out["real"])
-    assert all(r["l1"] != item["l1"] for r in easy)
-    assert len(out["virtual"]) == 14
+    assert all(r["l1"] != item["l1"] for r in easy) and out["virtual"] == []
+    # the same draws as training's own sampler for the same row and seed
+    data = load_train_data(p, load_params(p / "params.yaml"))
+    users = pl.read_parquet(p / "data/split/users.parquet")
+    items = pl.read_parquet(p / "data/split/items.parquet")
+    u = int(users["user_idx"][3])
+    i = int(items.filter(pl.col("item_id") == "i000003")["item_idx"][0])
+    neg = build_sampler(t, data).sample(torch.tensor([u]), torch.tensor([i]),
+                                        torch.Generator().manual_seed(5))
+    out = json.loads(run([ESANS, "negatives", "--item", "i000003", "--user",
+                          users["user_id"][3], "--seed", "5", "--json"], p).stdout)
+    names = items["item_id"].to_list()
+    assert [r["item_id"] for r in out["real"]] == [names[k] for k in neg.ids[0].tolist()]
+    kept = [r for r in out["real"] if r["kept"]]
+    assert [r["kind"] for r in kept].count("hard") == 2 and len(kept) == 7
+    assert len(out["virtual"]) == 14                 # EDIS over the 5 kept easy ones
     assert sorted(len(v["sources"]) for v in out["virtual"]) == sorted(
         k for k in range(2, 6) for _ in range(k))
 

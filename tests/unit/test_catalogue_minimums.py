@@ -14,13 +14,14 @@ from esans.validate.suites import describe_failure, run
 
 
 def test_too_few_items_for_the_clusters_or_negatives_names_the_params():
-    p = Params.model_validate({"cluster": {"n_l1": 6, "min_cluster_size": 3}})
+    p = Params.model_validate({"cluster": {"n_l1": 6, "min_cluster_size": 3},
+                               "evaluate": {"ks": [5, 10]}})
     with pytest.raises(EsansError, match=r"catalogue-size\]: the catalogue has 17 items; "
                                          r"cluster.n_l1 \(6\) x cluster.min_cluster_size \(3\)"):
         catalogue_minimums(p, 17, 50)
     catalogue_minimums(p, 18, 50)
     p = Params.model_validate({"cluster": {"n_l1": 2, "min_cluster_size": 1},
-                               "train": {"m_c": 2, "m_o": 5}})
+                               "train": {"m_c": 2, "m_o": 5}, "evaluate": {"ks": [5]}})
     with pytest.raises(EsansError, match=r"train.m_c \(2\) \+ train.m_o \(5\)"):
         catalogue_minimums(p, 7, 50)
     p = p.model_copy(update={"train": p.train.model_copy(update={"sampler": "uniform"})})
@@ -28,6 +29,12 @@ def test_too_few_items_for_the_clusters_or_negatives_names_the_params():
         catalogue_minimums(p, 7, 50)
     with pytest.raises(EsansError, match=r"1 user\(s\)"):
         catalogue_minimums(p, 100, 1)
+    # a cut-off K that can hold the whole catalogue scores any ranking as perfect
+    p = Params.model_validate({"cluster": {"n_l1": 2, "min_cluster_size": 1}})
+    with pytest.raises(EsansError, match=r"the catalogue has 40 items; evaluate.ks \(K up to "
+                                         r"200"):
+        catalogue_minimums(p, 40, 50)
+    catalogue_minimums(p, 201, 50)
 
 
 def _ingested(root, per_user: int) -> None:
@@ -75,3 +82,16 @@ def test_a_failed_quality_threshold_names_its_param_and_value(tmp_path):
     assert len(failed) == 1
     line = describe_failure(failed[0], "items.csv")
     assert "params key validate.max_missing_image_frac = 0.2" in line and "100.0% of rows" in line
+
+
+def test_validate_numbers_rows_as_ingest_does_in_parquet_and_multi_line_csv(tmp_path):
+    from esans.stages.validate import _source_rows
+
+    pl.DataFrame({"item_id": ["1", "2", "3"], "title": ["a", "b", "c"]}).write_parquet(
+        tmp_path / "items.parquet")
+    (tmp_path / "items.csv").write_text('item_id,title,text\n1,a,"two\nlines"\n2,b,x\n3,c,y\n')
+    inter = pl.DataFrame({"seq": [0, 1, 2]})
+    for items, want in (("items.parquet", [3]), ("items.csv", [5])):
+        p = Params.model_validate({"data": {"source": "files", "files": {
+            "items": str(tmp_path / items), "interactions": str(tmp_path / "i.csv")}}})
+        assert _source_rows(p, {"table": "items", "rows": [2]}, inter)[1] == want, items

@@ -124,3 +124,13 @@ def test_every_stage_declares_the_code_it_runs():
         if unused:
             problems.append(f"{name}: drop deps {unused} (not run by the stage)")
     assert not problems, "\n".join(problems)
+
+
+def test_a_dvc_added_raw_folder_can_be_committed_but_outputs_stay_ignored():
+    import subprocess
+
+    def ignored(path: str) -> bool:
+        return subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT).returncode == 0
+
+    assert not ignored("data/raw.dvc")           # `dvc add data/raw && git add data/raw.dvc`
+    assert ignored("data/raw/interactions.csv") and ignored("data/ingest/items.parquet")

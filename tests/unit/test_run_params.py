@@ -49,3 +49,22 @@ def test_a_killed_run_is_repaired_by_the_next(root):
     with run_overrides(root, {}):
         assert (root / "params.yaml").read_bytes() == before
     assert not (root / BACKUP).exists() and not restore_interrupted(root)
+
+
+def test_data_path_goes_to_the_key_of_the_source_the_run_reads(root):
+    from tasks.params import source_overrides
+
+    import yaml as _yaml
+    params = _yaml.safe_load((root / "params.yaml").read_text())
+    params["data"]["source"] = "files"
+    (root / "params.yaml").write_text(_yaml.safe_dump(params))
+    # no source given: params.yaml's (files), never movielens
+    assert source_overrides(root, None, "new/inter.csv") == {
+        "data.files.interactions": "new/inter.csv"}
+    assert source_overrides(root, "movielens", "/ml") == {
+        "data.source": "movielens", "data.movielens.path": "/ml"}
+    assert source_overrides(root, "s3rec", "/amazon") == {
+        "data.source": "s3rec", "data.s3rec.path": "/amazon"}
+    assert source_overrides(root, "synthetic", None) == {"data.source": "synthetic"}
+    with pytest.raises(EsansError, match="synthetic source reads no files"):
+        source_overrides(root, "synthetic", "x.csv")

@@ -1,0 +1,35 @@
+"""The thread count is how fast, not what: the stages upstream of training give the same bytes
+at any count, which is why it is not a DVC param of theirs."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from esans.encode import text
+from esans.encode.fuse import align
+
+
+def _at(threads: int, fn):
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return fn()
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_fuse_alignment_is_the_same_bytes_at_one_and_two_threads():
+    rng = np.random.default_rng(0)
+    feats = {"text": rng.normal(size=(600, 48)).astype(np.float32),
+             "behaviour": rng.normal(size=(600, 32)).astype(np.float32)}
+    masks = {m: np.ones(600, bool) for m in feats}
+    one, _ = _at(1, lambda: align(feats, masks, 16, 20, 3e-3, 0.1, seed=0))
+    two, _ = _at(2, lambda: align(feats, masks, 16, 20, 3e-3, 0.1, seed=0))
+    assert all(np.array_equal(one[m], two[m]) for m in feats)
+
+
+def test_text_encoding_is_the_same_bytes_at_one_and_two_threads():
+    texts = [f"a film about {w}, part {i}" for i, w in enumerate(["love", "war", "space"] * 30)]
+    enc = lambda: text.encode(texts, "builtin:all-MiniLM-L6-v2", "mean", 64, 32, False)  # noqa
+    assert np.array_equal(_at(1, enc), _at(2, enc))
