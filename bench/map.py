@@ -152,7 +152,7 @@ def execute(jobs: list[dict], workers: int) -> None:
 def chosen(rows: list[dict], catalogue: str, budget: int, config: str) -> dict | None:
     """The setting with the best validation Recall@50 among the config's seed-0 trials."""
     tuned = [r for r in rows if (r["catalogue"], r["budget"], r["config"], r["seed"]) ==
-             (catalogue, budget, config, 0)]
+             (catalogue, budget, config, 0) and r["setting"] in grid(config)]
     if len(tuned) < len(grid(config)):
         return None
     return max(tuned, key=lambda r: r["valid"]["recall@50"])["setting"]
@@ -223,16 +223,35 @@ def markdown(summary: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def false_negatives(catalogues: list[str]) -> dict:
+    """How often MSAC's hard and easy draws (the paper's ESANS, one epoch) are one of the
+    user's held-out items, per catalogue: bench/results/false-negatives-msac.json."""
+    from esans.experiment import trial
+
+    out_path = ROOT / "bench/results/false-negatives-msac.json"
+    out = json.loads(out_path.read_text()) if out_path.exists() else {}
+    for cat in catalogues:
+        r = trial(prepare(cat), {**configs(8)["esans-paper"], "epochs": 1, "threads": 1}, 0)
+        fn = r["false_negative_rate"]
+        out[cat] = {**fn, "hard_over_easy": round(fn["hard"] / fn["easy"], 2)
+                    if fn["hard"] and fn["easy"] else None}
+        print(cat, out[cat], flush=True)
+    out_path.write_text(json.dumps(out, indent=1) + "\n")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--catalogue", choices=sorted(CATALOGUES))
     ap.add_argument("--budget", type=int, default=8)
-    ap.add_argument("--phase", choices=["tune", "seeds"])
+    ap.add_argument("--phase", choices=["tune", "seeds", "fn"])
     ap.add_argument("--only", nargs="*", help="configs (default: all)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--report", action="store_true")
     a = ap.parse_args()
-    if a.phase:
+    if a.phase == "fn":
+        false_negatives([a.catalogue] if a.catalogue else list(CATALOGUES))
+    elif a.phase:
         work = str(prepare(a.catalogue))
         names = a.only or list(configs(a.budget))
         base = {"work": work, "catalogue": a.catalogue, "budget": a.budget}

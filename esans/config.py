@@ -149,13 +149,40 @@ SAMPLERS: dict[str, SamplerTraits] = {
     "dns": SamplerTraits(selects=True),
     "mixgcf": SamplerTraits(selects=True),
     "full": SamplerTraits(per_row=None, sampled=False),
+    # the rule below: dns's traits (its other branch, mixed, takes no per-row knobs)
+    "auto": SamplerTraits(selects=True),
 }
 Sampler = Literal[tuple(SAMPLERS)]  # type: ignore[valid-type]
 
 
 def samplers_with(trait: str, sep: str = ", ") -> str:
     """The names of the samplers that have ``trait`` (for error messages)."""
-    return sep.join(n for n, s in SAMPLERS.items() if getattr(s, trait))
+    return sep.join(n for n, s in SAMPLERS.items() if getattr(s, trait) and n != "auto")
+
+
+# train.sampler: auto is the best the project measured for a catalogue's size (docs/study.md):
+# from this many items the shared in-batch + uniform pool, below it DNS over the whole
+# catalogue with EDIS on its kept negatives and MSAC's own-level-2 mask.
+AUTO_LARGE_ITEMS = 100_000
+AUTO_SMALL = {"sampler": "dns", "edis": True, "exclude_own_l2": True}
+AUTO_LARGE = {"sampler": "mixed", "edis": False, "exclude_own_l2": "auto"}
+
+
+def resolve_sampler(t: "TrainParams", n_items: int) -> tuple["TrainParams", str]:
+    """The concrete train params ``t`` stands for on a catalogue of ``n_items``, and why
+    (``train.sampler: auto`` picks by size; any other sampler is itself)."""
+    if t.sampler != "auto":
+        return t, f"train.sampler: {t.sampler} (params.yaml)"
+    if n_items >= AUTO_LARGE_ITEMS:
+        return t.model_copy(update=AUTO_LARGE), (
+            f"auto: mixed, the shared in-batch + {t.mns_uniform} uniform pool, for "
+            f"{n_items:,} items (>= {AUTO_LARGE_ITEMS:,}: per-row samplers fall far behind)")
+    edis_sources = t.edis_sources or t.n_negatives
+    return t.model_copy(update={**AUTO_SMALL, "edis_sources": edis_sources}), (
+        f"auto: dns + EDIS + own-level-2 mask for {n_items:,} items (< "
+        f"{AUTO_LARGE_ITEMS:,}): the model keeps its hardest {t.n_negatives} of "
+        f"{t.pool_size} candidates from the whole catalogue, never one from the positive's "
+        f"own level-2 cluster, and EDIS mixes them")
 
 
 # Steps between refreshes of the stale selection table under selection_table_every: auto (the
@@ -254,7 +281,7 @@ class TrainParams(_Strict):
     @property
     def needs_clusters(self) -> bool:
         """Whether training reads MSAC's cluster assignments."""
-        return self.traits.clusters or self.excludes_own_l2
+        return self.traits.clusters or self.excludes_own_l2 or self.sampler == "auto"
 
     @property
     def uses_edis(self) -> bool:

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from esans import distributed
 from esans.checkpoint import Checkpoint
-from esans.config import TrainParams
+from esans.config import TrainParams, resolve_sampler
 from esans.data.history import Histories
 from esans.early_stopping import EarlyStopping
 from esans.heap import release_free_heap
@@ -66,6 +66,8 @@ class TrainData:
 @dataclass
 class TrainResult:
     model: TwoTower
+    sampler: str = ""            # the sampler that trained (train.sampler: auto resolved)
+    sampler_choice: str = ""     # ... and why
     history: list[dict] = field(default_factory=list)
     best_epoch: int = 0
     best_valid_recall50: float = 0.0
@@ -116,6 +118,7 @@ def build_sampler(p: TrainParams, data: TrainData,
     given). A sampler returns its lookup in them (``Negatives.seen``) and the loss trusts it,
     so ``train`` passes the loss's own: one table, not two.
     """
+    p, _ = resolve_sampler(p, data.n_items)
     sampler = _base_sampler(p, data, seen)
     if sampler is not None and p.excludes_own_l2 and not p.traits.hard:
         if data.l2 is None:
@@ -348,6 +351,7 @@ def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None]
     batch and its own sampling RNG stream, and gradients are averaged across ranks; a last
     global batch smaller than the world is dropped, and checkpoints are off.
     """
+    p, choice = resolve_sampler(p, data.n_items)   # train.sampler: auto -> by catalogue size
     world = distributed.init()
     torch.manual_seed(seed)                   # same initial weights on every rank
     torch.set_num_threads(p.threads)
@@ -374,7 +378,7 @@ def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None]
     items_t = torch.from_numpy(data.train_items.astype(np.int64))
     pos_t = torch.from_numpy(data.train_pos.astype(np.int64))
     n = len(users_t)
-    result = TrainResult(model=model)
+    result = TrainResult(model=model, sampler=p.sampler, sampler_choice=choice)
     stopping, fns = EarlyStopping(p.patience), FalseNegatives()
     step_times, sample_times = [], []
     start_epoch, start_step, perm, losses, step = 1, 0, None, [], 0

@@ -86,15 +86,36 @@ def read_table(path: Path, columns: dict[str, list[str]]) -> pl.DataFrame:
     return df
 
 
+# No cap on a field's length here: a long text is validation's rule (text_length, the same
+# for CSV and parquet), not the csv module's default 131,072 characters.
+csv.field_size_limit(2**31 - 1)
+_SEPARATORS = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
+
+
+def _other_separator(header: str, sep: str) -> str | None:
+    """The separator a one-column header really uses, if it is another common one."""
+    counts = {s: header.count(s) for s in _SEPARATORS if s != sep}
+    best = max(counts, key=counts.get)
+    return best if counts[best] >= 2 else None
+
+
 def _check_fields(text: str, sep: str, path: Path) -> None:
     """Every record has as many fields as the header: a short row is not padded with
-    missing values, a long one not cut (the error names the line the record starts on)."""
+    missing values, a long one not cut (the error names the line the record starts on). A
+    header that is one column but split by another separator is named for what it is."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
     header, start = None, 1
     for fields in reader:
         if fields:
             if header is None:
                 header = len(fields)
+                other = _other_separator(fields[0], sep) if header == 1 else None
+                if other is not None:
+                    fix = ("rename the file to .tsv" if other == "\t" else
+                           f"re-save it {_SEPARATORS[sep]}-separated")
+                    raise EsansError(f"the header is {_SEPARATORS[other]}-separated, but a "
+                                     f"{path.suffix} file is read {_SEPARATORS[sep]}-separated: "
+                                     f"{fix}", path=path, row=1, rule="separator")
                 twice = sorted({f for f in fields if fields.count(f) > 1})
                 if twice:
                     raise EsansError(f"column(s) {twice} appear more than once in the header",

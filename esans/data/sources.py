@@ -1,4 +1,5 @@
-"""The raw files a data source reads, and fingerprints of them.
+"""The raw files a data source reads, and fingerprints of them (for the ``files`` source,
+every image its items table points to as well).
 
 The ``source`` stage writes :func:`content_fingerprint` to ``data/source.json`` on every run;
 ``ingest`` depends on that file, so DVC reruns ingest (and what follows) only when the bytes
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+
+import polars as pl
 
 from esans.config import DataParams
 
@@ -47,6 +50,39 @@ def _md5(path: Path) -> str:
     return h.hexdigest()
 
 
+def image_files(root: Path, data: DataParams) -> list[Path]:
+    """The image files the ``files`` source's items table points to (resolved; missing ones
+    left out); none for other sources or a table ingest will refuse (ingest names why)."""
+    from esans.data.files import ITEM_COLUMNS, read_table
+    from esans.errors import EsansError
+
+    if data.source != "files":
+        return []
+    items = (Path(root) / data.files.items)
+    try:
+        table = read_table(items, ITEM_COLUMNS)
+    except EsansError:
+        return []
+    if "image_path" not in table.columns or table["image_path"].dtype != pl.String:
+        return []
+    base = items.parent.resolve()
+    out = set()
+    for v in table["image_path"].drop_nulls().to_list():
+        v = v.strip()
+        if v and not Path(v).is_absolute() and (base / v).is_file():
+            out.add((base / v).resolve())
+    return sorted(out)
+
+
+def _digest(f: Path, memo: dict[str, list], fresh: dict[str, list]) -> str:
+    """md5 of ``f``, reusing ``memo``'s when its size and mtime did not change."""
+    st = f.stat()
+    old = memo.get(str(f))
+    digest = old[2] if old and old[:2] == [st.st_size, st.st_mtime_ns] else _md5(f)
+    fresh[str(f)] = [st.st_size, st.st_mtime_ns, digest]
+    return digest
+
+
 def content_fingerprint(root: Path, data: DataParams,
                         memo: dict[str, list] | None = None) -> tuple[dict, dict[str, list]]:
     """``({"source", "inputs": {path: {"size", "md5"}}}, memo)``: what the source reads, by
@@ -60,18 +96,22 @@ def content_fingerprint(root: Path, data: DataParams,
     found: dict[str, dict] = {}
     for top in inputs(root, data):
         for f in _files(top):
-            st = f.stat()
-            key = str(f)
-            old = memo.get(key)
-            digest = (old[2] if old and old[:2] == [st.st_size, st.st_mtime_ns]
-                      else _md5(f))
-            fresh[key] = [st.st_size, st.st_mtime_ns, digest]
+            digest = _digest(f, memo, fresh)
             try:
                 shown = f.relative_to(root).as_posix()
             except ValueError:
                 shown = f.as_posix()
-            found[shown] = {"size": st.st_size, "md5": digest}
-    return {"source": data.source, "inputs": dict(sorted(found.items()))}, fresh
+            found[shown] = {"size": fresh[str(f)][0], "md5": digest}
+    out = {"source": data.source, "inputs": dict(sorted(found.items()))}
+    images = image_files(root, data)
+    if images:   # every image the items point to, by content: one digest for them all
+        h = hashlib.md5(usedforsecurity=False)
+        base = (root / data.files.items).parent.resolve()
+        for f in images:
+            rel = f.relative_to(base).as_posix() if f.is_relative_to(base) else f.as_posix()
+            h.update(f"{rel}\t{_digest(f, memo, fresh)}\n".encode())
+        out["images"] = {"files": len(images), "md5": h.hexdigest()}
+    return out, fresh
 
 
 def check_inputs(root: Path, data: DataParams) -> None:

@@ -51,7 +51,7 @@ def _thumb(path: str | None, size: int = 96) -> str | None:
     return base64.b64encode(buf.getvalue()).decode()
 
 
-def metrics_section(metrics: dict) -> dict:
+def metrics_section(metrics: dict, sampler_choice: str | None = None) -> dict:
     ks = sorted(int(k.split("@")[1]) for k in metrics["test"] if k.startswith("recall@"))
     rows = [{"name": split, "cells": [{"key": f"{split}.{m}@{k}",
                                        "value": metrics[split][f"{m}@{k}"]}
@@ -64,6 +64,7 @@ def metrics_section(metrics: dict) -> dict:
     ax.legend()
     ax.grid(alpha=0.3)
     return {"source": metrics.get("source"), "sampler": metrics.get("sampler"),
+            "sampler_choice": sampler_choice,
             "n_users": metrics["test"].get("n_users"), "ks": ks, "rows": rows,
             "plot": _png(fig)}
 
@@ -206,7 +207,10 @@ def render(sections: dict) -> str:
 def build(reports: Path, metrics_path: Path, params: dict, root: Path = Path(".")) -> Path:
     """Write ``reports/index.html`` from the declared inputs of the report stage only."""
     metrics = json.loads(metrics_path.read_text())
-    sections = {"metrics": metrics_section(metrics), "bench": benchmark_section(root),
+    train = reports / "train.json"
+    choice = json.loads(train.read_text()).get("sampler_choice") if train.exists() else None
+    sections = {"metrics": metrics_section(metrics, choice),
+                "bench": benchmark_section(root),
                 "training": training_section(reports), "clusters": None, "gallery": None,
                 "validation": validation_section(reports), "stages": stage_sections(reports),
                 "lineage": lineage_section(params)}

@@ -46,7 +46,7 @@ def evaluate(p: Params) -> dict:
                           "ndcg": [metrics["test"][f"ndcg@{k}"] for k in p.evaluate.ks]})
     with atomic_path(paths.REPORTS / "recall_at_k.csv") as tmp:
         curve.write_csv(tmp)
-    metrics["sampler"] = p.train.sampler
+    metrics["sampler"] = meta.get("sampler", p.train.sampler)   # auto: what it resolved to
     metrics["source"] = p.data.source
     write_json(metrics, paths.METRICS)
     write_report("evaluate", {"test_users": len(users)}, t0)

@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 
 from esans import paths
-from esans.config import Params
+from esans.config import Params, resolve_sampler
 from esans.io import atomic_dir, atomic_path, write_json
 from esans.stages.common import write_report
 from esans.train_data import load_train_data
@@ -46,7 +46,8 @@ def train(p: Params) -> dict:
     res = fit(p.train, data, p.seed, log=log.info if world.is_main else lambda s: None,
               checkpoint=CHECKPOINT, key=run_key(p, data),
               progress=log.isEnabledFor(logging.INFO))  # a bar with ETA unless --quiet
-    report = {"sampler": p.train.sampler, "edis": p.train.uses_edis,
+    report = {"sampler": res.sampler, "sampler_choice": res.sampler_choice,
+              "edis": resolve_sampler(p.train, data.n_items)[0].uses_edis,
               "epochs_run": len(res.history), "best_epoch": res.best_epoch,
               "best_valid_recall@50": res.best_valid_recall50,
               "world_size": world.size}
@@ -56,7 +57,7 @@ def train(p: Params) -> dict:
         torch.save(res.model.state_dict(), out / "model.pt")
         write_json({"n_users": data.n_users, "n_items": data.n_items,
                     "content_dim": int(data.content.shape[1]), "dim": p.train.dim,
-                    "history_len": p.train.history_len, "sampler": p.train.sampler,
+                    "history_len": p.train.history_len, "sampler": res.sampler,
                     "best_epoch": res.best_epoch}, out / "meta.json")
     with atomic_path(paths.REPORTS / "train_history.csv") as tmp:
         pl.DataFrame(res.history).drop("seconds").write_csv(tmp)

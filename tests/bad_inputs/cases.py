@@ -285,6 +285,12 @@ CASES: dict[str, Case] = {
         "items.csv row 32 [encoding]: not valid UTF-8"),
     "empty file": Case("format", lambda d: (d / "inter.csv").write_text(""),
                        "inter.csv [non-empty]"),
+    "semicolon-separated .csv": Case(
+        "format", lambda d: _edit(d / "items.csv", lambda t: t.replace(",", ";")),
+        "items.csv row 1 [separator]: the header is semicolon-separated"),
+    "tab-separated .csv": Case(
+        "format", lambda d: _edit(d / "inter.csv", lambda t: t.replace(",", "\t")),
+        "rename the file to .tsv"),
     "header only": Case("format", lambda d: (d / "items.csv").write_text(HEADER_ITEMS + "\n"),
                         "no data rows"),
     "truncated parquet": Case("format", _truncated_parquet, "inter.parquet: cannot read"),

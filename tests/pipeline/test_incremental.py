@@ -38,6 +38,18 @@ def test_only_downstream_stages_rerun(tmp_path):
     assert not {"split", "behaviour"} & ran, ran
     assert json.loads((p / "reports/encode.json").read_text())["text_encoded"] == 1
 
+    # one poster replaced in place: re-encode that image; a touch without change: nothing
+    from PIL import Image
+
+    Image.new("RGB", (24, 24), (250, 10, 200)).save(p / "raw/img/4.png")
+    poster = run([dvc, "repro"], p, timeout=900)
+    assert {"ingest", "encode", "fuse", "train"} <= _ran(poster), _ran(poster)
+    enc = json.loads((p / "reports/encode.json").read_text())
+    assert (enc["image_encoded"], enc["text_encoded"]) == (1, 0)
+    (p / "raw/img/5.png").touch()
+    (p / "raw/items.csv").touch()
+    assert _ran(run([dvc, "repro"], p, timeout=900)) == {"source"}
+
     # a sampler change: retrain and re-evaluate, never re-encode; committed before and after,
     # `dvc metrics diff` / `dvc plots diff` compare the two git revisions
     git = ["git", "-c", "user.email=t@t", "-c", "user.name=t"]

@@ -185,3 +185,19 @@ def test_fuzz_parquet_column_types_load_or_fail_with_one_clear_error(tmp_path, c
         assert "\n" not in str(exc)
         return
     assert got["timestamp"].dtype == pl.Int64 and got["user_id"].null_count() == 0
+
+
+@pytest.mark.parametrize("sep, fix", [(";", "re-save it comma-separated"),
+                                      ("\t", "rename the file to .tsv")])
+def test_a_csv_separated_by_another_character_is_named_with_the_fix(tmp_path, sep, fix):
+    items = ITEMS.replace(",", sep)
+    with pytest.raises(EsansError, match=f"row 1 \\[separator\\]: the header is .*-separated, "
+                                         f"but a .csv file is read comma-separated: {fix}"):
+        _load(*_write(tmp_path, items=items))
+
+
+def test_a_field_longer_than_the_csv_modules_default_limit_loads_as_in_parquet(tmp_path):
+    long = "word " * 40_000                                  # 200,000 characters
+    items = ITEMS.replace("First thing", long.strip())
+    got, _, _ = _load(*_write(tmp_path, items=items))
+    assert got["text"].str.len_chars()[0] == len(long.strip())

@@ -1,0 +1,59 @@
+"""bench/map.py's bookkeeping: the same tuning grid for every config, the setting chosen on
+validation only, sample SD and a paired test against the cell's best."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from tests.conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "bench"))
+import map as study  # noqa: E402
+
+
+def _row(config, setting, seed, valid, test):
+    return {"catalogue": "beauty", "budget": 8, "config": config, "setting": setting,
+            "seed": seed, "valid": {"recall@50": valid}, "test": {"recall@50": test},
+            "best_epoch": 4, "epochs_run": 7, "at_cap": False}
+
+
+def test_every_config_gets_the_same_grid_and_every_config_is_valid_params():
+    from esans.config import TrainParams
+
+    grids = {c: study.grid(c) for c in study.configs(8)}
+    assert len({str(g) for g in grids.values()}) == 1 and len(grids["uniform"]) == 9
+    for c, over in study.configs(8).items():
+        TrainParams.model_validate({**over, **study.COMMON, **grids[c][0]})
+
+
+def test_choice_is_on_validation_and_the_paired_test_is_against_the_best():
+    grid = study.grid("uniform")
+    rows = [_row("uniform", s, 0, 0.10 + 0.001 * k, 0.30 - 0.001 * k)   # test never chooses
+            for k, s in enumerate(grid)]
+    best = grid[-1]
+    assert study.chosen(rows, "beauty", 8, "uniform") == best
+    rng = np.random.default_rng(0)
+    a = 0.12 + rng.normal(0, 0.002, 5)
+    rows += [_row("uniform", best, s, 0.2, float(a[s])) for s in range(1, 5)]
+    rows = [r for r in rows if not (r["seed"] == 0 and r["setting"] == best)]
+    rows.append(_row("uniform", best, 0, 0.2, float(a[0])))
+    rows += [_row("dns", s, 0, 0.1, 0.1) for s in grid[:-1]]
+    b = a + 0.01 + rng.normal(0, 0.001, 5)
+    rows += [_row("dns", grid[-1], s, 0.2, float(b[s])) for s in range(5)]
+    out = {r["config"]: r for r in study.summarise(rows)}
+    assert out["dns"]["p_vs_best"] is None and out["dns"]["lift_vs_best"] == 1
+    assert out["uniform"]["recall@50"]["sd"] == pytest.approx(np.std(a, ddof=1), abs=1e-4)
+    assert out["uniform"]["p_vs_best"] == pytest.approx(stats.ttest_rel(a, b).pvalue, abs=1e-4)
+    assert out["uniform"]["seeds"] == [0, 1, 2, 3, 4]
+    assert "| beauty | 8 | dns |" in study.markdown(list(out.values()))
+
+
+def test_a_config_not_fully_tuned_is_not_summarised():
+    grid = study.grid("dns")
+    rows = [_row("dns", s, 0, 0.1, 0.1) for s in grid[:5]]
+    assert study.chosen(rows, "beauty", 8, "dns") is None
+    assert study.summarise(rows) == []
