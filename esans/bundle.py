@@ -36,6 +36,28 @@ MODEL_FILES = ("model.pt", "meta.json", "items.parquet", "users.parquet",
 SPLITS = ("train", "valid", "test")
 
 
+# How to use a bundle, written into its manifest (as an MLflow model directory says its flavor)
+LOAD = {"python": "from esans.query import Server; from esans.bundle import Bundle; "
+                  "Server(Bundle('<folder>')).recommend('<user_id>', k=10)",
+        "cli": "esans recommend --user <user_id> (serves models/current)",
+        "reads": f"esans with bundle format {FORMAT}"}
+
+
+def built_with() -> dict[str, str | None]:
+    """The versions of what built the bundle (python and the libraries its files need)."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    def v(name: str) -> str | None:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return None
+
+    return {"python": platform.python_version(), "esans": v("esans"), "torch": v("torch"),
+            "faiss": v("faiss-cpu"), "numpy": v("numpy"), "polars": v("polars")}
+
+
 def sha256(path: Path, chunk: int = 1 << 22) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -108,7 +130,8 @@ def assemble(root: Path, out: Path) -> dict:
             shutil.copyfile(root / src, out / name)
         elif name not in ("serving.faiss", "dvc.lock"):
             need(src)
-    return write_manifest(out, {"git": _git(root), "meta": meta})
+    return write_manifest(out, {"git": _git(root), "meta": meta, "built_with": built_with(),
+                                "load": LOAD})
 
 
 def write_manifest(folder: Path, extra: dict | None = None) -> dict:
@@ -135,8 +158,12 @@ def verify(folder: Path) -> dict:
         raise EsansError("not a model bundle: manifest.json missing or unreadable",
                          path=folder / MANIFEST, rule="bundle") from None
     if manifest.get("format") != FORMAT:
-        raise EsansError(f"bundle format {manifest.get('format')!r}, this esans reads "
-                         f"{FORMAT}", path=folder / MANIFEST, rule="bundle")
+        made = (manifest.get("built_with") or {}).get("esans")
+        raise EsansError(f"bundle format {manifest.get('format')!r}"
+                         f"{f' (built by esans {made})' if made else ''}; this esans "
+                         f"({built_with()['esans']}) reads format {FORMAT}: serve it with the "
+                         "esans that built it, or rebuild it (dvc repro)",
+                         path=folder / MANIFEST, rule="bundle")
     for name, want in files.items():
         f = folder / name
         if not f.is_file():
@@ -180,6 +207,11 @@ class Bundle:
     @cached_property
     def interactions(self) -> pl.DataFrame:
         return pl.read_parquet(self.path / "interactions.parquet")
+
+    @cached_property
+    def by_user(self) -> pl.DataFrame:
+        """Every interaction sorted by (user, position): one user's rows are a slice."""
+        return self.interactions.sort(["user_idx", "pos"])
 
     @cached_property
     def item_vectors(self) -> np.ndarray:

@@ -118,6 +118,17 @@ def _server(candidate: bool):
 
 
 @app.command()
+def serve(host: str = typer.Option("127.0.0.1", "--host"),
+          port: int = typer.Option(8000, "--port")) -> None:
+    """Serve /recommend and /similar over HTTP from the champion (models/current), reloading
+    it atomically when a model is promoted or rolled back; each answer names its model_id."""
+    _setup(False, True)
+    from esans.serve import run
+
+    run(Path("."), host, port)
+
+
+@app.command()
 def recommend(user: str = typer.Option(..., "--user", "-u", help="user id (original)"),
               k: int = typer.Option(10, "-k", help="how many"),
               as_json: bool = typer.Option(False, "--json"),

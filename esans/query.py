@@ -70,7 +70,7 @@ class Server:
         if hit.height == 0:
             raise EsansError(f"unknown user id {user_id!r}", rule="user_id")
         u = int(hit["user_idx"][0])
-        inter = self.bundle.interactions.filter(pl.col("user_idx") == u).sort("pos")
+        inter = self._user_rows(u)
         hist = Histories(inter["user_idx"].to_numpy().astype(np.int64),
                          inter["item_idx"].to_numpy().astype(np.int64), self.users.height)
         model = self.bundle.model
@@ -110,10 +110,17 @@ class Server:
             l1=l1, l2=l2, centroids1=centroids)
         return t, build_sampler(t, data)
 
+    def _user_rows(self, u: int) -> pl.DataFrame:
+        """User ``u``'s interactions in order (a binary-searched slice, not a scan)."""
+        t = self.bundle.by_user
+        col = t["user_idx"]
+        lo, hi = int(col.search_sorted(u, "left")), int(col.search_sorted(u, "right"))
+        return t.slice(lo, hi - lo)
+
     def _user_vector(self, u: int) -> torch.Tensor:
         from esans.data.history import Histories
 
-        inter = self.bundle.interactions.filter(pl.col("user_idx") == u).sort("pos")
+        inter = self._user_rows(u)
         hist = Histories(inter["user_idx"].to_numpy().astype(np.int64),
                          inter["item_idx"].to_numpy().astype(np.int64), self.users.height)
         with torch.inference_mode():

@@ -85,3 +85,21 @@ def test_promote_identical_rollback_and_prune(tmp_path, monkeypatch):
     rows = registry.listing(root)
     assert [r["id"] for r in rows] == [ids[2], ids[1], ids[0]]
     assert rows[0]["current"] == "*" and rows[2]["local"].startswith("no")
+
+
+def test_a_bundle_says_what_built_it_and_how_to_load_it_and_another_format_is_refused(
+        tmp_path):
+    from esans.bundle import FORMAT, LOAD, built_with
+
+    b = tmp_path / "b"
+    b.mkdir()
+    (b / "model.pt").write_bytes(b"w")
+    m = write_manifest(b, {"built_with": built_with(), "load": LOAD})
+    assert m["format"] == FORMAT and m["built_with"]["torch"] and m["built_with"]["faiss"]
+    assert m["built_with"]["python"].startswith("3.") and "Server(Bundle(" in m["load"]["python"]
+    m["format"] = FORMAT + 1
+    m["built_with"]["esans"] = "9.9"
+    (b / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(EsansError, match=rf"bundle format {FORMAT + 1} \(built by esans 9.9\); "
+                                         rf"this esans .* reads format {FORMAT}: serve it"):
+        verify(b)
