@@ -25,6 +25,51 @@ def write_report(stage: str, report: dict, start: float, **measured) -> dict:
     return {**report, **timings}
 
 
+# What validate checks, by content: its verdict names these, and the stages after it
+# refuse an ingest that is not the one it passed.
+VALIDATED = (paths.INGEST_ITEMS, paths.INGEST_INTERACTIONS, paths.INGEST_CATALOGUE,
+             paths.INGEST_VECTORS)
+
+
+def ingest_digest(files=VALIDATED) -> dict[str, str]:
+    """md5 of each of ``files`` (ingested files validate checks)."""
+    import hashlib
+
+    from esans.errors import EsansError
+
+    out = {}
+    for f in files:
+        if not f.is_file():
+            raise EsansError("file not found", path=f)
+        h = hashlib.md5(usedforsecurity=False)
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 22), b""):
+                h.update(block)
+        out[f.name] = h.hexdigest()
+    return out
+
+
+def require_validated(*files) -> None:
+    """Refuse to go on unless validate passed these very ingested ``files`` (the ones the
+    calling stage reads): a stage run by hand after a failed validation, or before any,
+    stops here with one line."""
+    import json
+
+    from esans.errors import EsansError
+
+    report = paths.report("validate")
+    try:
+        verdict = json.loads(report.read_text())
+    except (OSError, ValueError):
+        verdict = {}
+    checked = verdict.get("checked") or {}
+    now = ingest_digest(files)
+    if not verdict.get("success") or any(checked.get(k) != v for k, v in now.items()):
+        raise EsansError("the ingested data has not passed validation (run `esans validate`, "
+                         "or `dvc repro`, and fix what it reports)", path=paths.INGEST,
+                         rule="validated")
+
+
 def ingested() -> tuple[pl.DataFrame, pl.DataFrame]:
     """(items, interactions) as the ingest stage wrote them."""
     return read_parquet(paths.INGEST_ITEMS), read_parquet(paths.INGEST_INTERACTIONS)

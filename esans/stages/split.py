@@ -10,7 +10,7 @@ from esans import paths
 from esans.config import Params
 from esans.errors import EsansError
 from esans.io import atomic_dir, read_parquet
-from esans.stages.common import write_report
+from esans.stages.common import require_validated, write_report
 
 
 
@@ -18,6 +18,7 @@ def split(p: Params) -> dict:
     from esans.data.split import LEAVE_LAST_MIN_EVENTS, temporal_split
 
     t0 = time.perf_counter()
+    require_validated(paths.INGEST_CATALOGUE, paths.INGEST_INTERACTIONS)
     items = read_parquet(paths.INGEST_CATALOGUE)
     inter = read_parquet(paths.INGEST_INTERACTIONS)
     s = temporal_split(inter, items, p.split.valid_frac, p.split.test_frac, p.split.method)

@@ -11,7 +11,7 @@ from esans import paths
 from esans.config import Params
 from esans.errors import EsansError
 from esans.io import write_json
-from esans.stages.common import ingested
+from esans.stages.common import ingest_digest, ingested
 
 log = logging.getLogger("esans")
 
@@ -91,5 +91,6 @@ def validate(p: Params) -> dict:
     # validation outcome does.
     log.info("validate: %d expectations in %.1fs", summary["n_expectations"],
              time.perf_counter() - t0)
+    summary["checked"] = ingest_digest()       # the ingest this verdict is about
     write_json(summary, paths.report("validate"))
     return summary

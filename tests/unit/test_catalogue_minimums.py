@@ -48,6 +48,46 @@ def _ingested(root, per_user: int) -> None:
                  orient="row").with_row_index("s").with_columns(
         pl.col("s").cast(pl.Int64).alias("seq")).drop("s").write_parquet(
         root / paths.INGEST_INTERACTIONS)
+    _validated(root)
+
+
+def _validated(root) -> None:
+    """validate's passing verdict on what is ingested now (as the stage writes it)."""
+    import json
+    import os
+
+    import numpy as np
+
+    from esans.stages.common import ingest_digest
+
+    pl.read_parquet(root / paths.INGEST_CATALOGUE).write_parquet(root / paths.INGEST_ITEMS)
+    np.save(root / paths.INGEST_VECTORS, np.zeros((30, 0), np.float32))
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        (root / "reports").mkdir(exist_ok=True)
+        (root / paths.report("validate")).write_text(json.dumps(
+            {"success": True, "checked": ingest_digest()}))
+    finally:
+        os.chdir(cwd)
+
+
+def test_a_stage_run_by_hand_refuses_an_ingest_validate_has_not_passed(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _ingested(tmp_path, per_user=12)
+    ok = Params.model_validate({"split": {"valid_frac": 0.25, "test_frac": 0.25}})
+    stages.get("split")(ok)
+    # new data lands (say, with unknown item ids) and validate refuses it: its verdict stays
+    # the old one, and the split does not go ahead on the new data
+    inter = pl.read_parquet(tmp_path / paths.INGEST_INTERACTIONS)
+    inter.with_columns(pl.lit("999").alias("item_id")).write_parquet(
+        tmp_path / paths.INGEST_INTERACTIONS)
+    with pytest.raises(EsansError, match=r"data/ingest \[validated\]: the ingested data has "
+                                         r"not passed validation"):
+        stages.get("split")(ok)
+    (tmp_path / paths.report("validate")).unlink()
+    with pytest.raises(EsansError, match="not passed validation"):
+        stages.get("split")(ok)
 
 
 def test_a_split_with_an_empty_part_is_refused_and_publishes_nothing(tmp_path, monkeypatch):

@@ -98,12 +98,16 @@ def test_cache_reencodes_exactly_what_changed(models, tmp_path):
     texts = ["the story of space", "rocket chef", "kitchen story", "space chef"]
     _catalogue(tmp_path, texts)
     params = ("data:\n  source: files\n  files: {interactions: inter.csv, items: items.csv}\n"
+              # a 4-item catalogue passes validation (encode refuses data it has not passed)
+              "validate: {min_interactions: 1}\ncluster: {n_l1: 2, min_cluster_size: 1}\n"
+              "train: {sampler: uniform, n_negatives: 1}\nevaluate: {ks: [1, 2]}\n"
               f"encode:\n  text: {{model: {models['bert']}}}\n"
               f"  image: {{model: {models['vit']}, size: 32}}\n")
     (tmp_path / "params.yaml").write_text(params)
 
     def ingest_encode():
         run([ESANS, "ingest", "-q"], tmp_path)
+        run([ESANS, "validate", "-q"], tmp_path)
         run([ESANS, "encode", "-q"], tmp_path)
         return json.loads((tmp_path / "reports/encode.json").read_text())
 
