@@ -147,13 +147,19 @@ def gate(root: Path, candidate: Bundle, metric: str, max_drop: float,
     # the champion is already loaded and verified: hashing it again would double the cost
     others = [(i, champ if i == cur else Bundle(root / paths.REGISTRY / i)) for i in ids]
     held, seen = candidate.table("valid"), candidate.table("train")
-    users = set(held["user_id"].unique().to_list())
-    for _, b in others:
-        users &= set(b.users["user_id"].to_list())
-    if not users:
-        return Decision(True, "no validation user is known to the champion (a new user "
-                              "base): promoting without comparison", metric,
+    valid_users = set(held["user_id"].unique().to_list())
+    known = {i: valid_users & set(b.users["user_id"].to_list()) for i, b in others}
+    n_champ = len(known[cur])
+    if n_champ == 0:
+        return Decision(True, f"the champion {cur} knows none of the candidate's "
+                              f"{len(valid_users)} validation users (another user base): "
+                              "promoting without comparison", metric,
                         candidate=_stored(candidate.metrics, metric))
+    # an earlier champion trained on another user base is left out rather than shrinking
+    # the comparison to the few users every model knows
+    left_out = [i for i in ids if i != cur and len(known[i]) < n_champ / 2]
+    others = [(i, b) for i, b in others if i not in left_out]
+    users = set.intersection(*(known[i] for i, _ in others))
     users_l = sorted(users)
     k = int(metric.split("@")[1])
     cand = candidate.score(held, seen, users_l, [k])[metric]
@@ -166,7 +172,11 @@ def gate(root: Path, candidate: Bundle, metric: str, max_drop: float,
     d = Decision(cand >= best["rescored"] - max_drop, "", metric, round(cand, 6), compared,
                  len(users_l))
     d.reason = (f"valid {metric} {cand:.4f} vs {what} {best['rescored']:.4f}, both on this "
-                f"validation split ({len(users_l)} users; allowed drop {max_drop})")
+                f"validation split ({len(users_l)} of its {len(valid_users)} users, those "
+                f"every compared model knows; allowed drop {max_drop})")
+    if left_out:
+        d.reason += ("; left out, trained on another user base: " + ", ".join(
+            f"{i} (knows {len(known[i])} of them)" for i in left_out))
     if not d.promote:
         d.reason = "below the best recent model: " + d.reason
     return d

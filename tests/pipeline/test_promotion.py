@@ -157,3 +157,29 @@ def test_promoted_bundle_restores_in_a_fresh_clone_from_the_dvc_remote(ws, tmp_p
     # the bundle says which data and code produced it
     manifest = json.loads((clone / "models/current/manifest.json").read_text())
     assert manifest["git"]["commit"] and (clone / "models/current/dvc.lock").exists()
+
+
+def test_the_gate_leaves_out_an_earlier_model_of_another_user_base_and_says_so(ws):
+    import shutil
+
+    from esans import registry
+    from esans.bundle import write_manifest
+
+    champ = _current(ws)
+    other = ws / "models/registry/other-users"
+    shutil.copytree(ws / "models/registry" / champ, other)
+    users = pl.read_parquet(other / "users.parquet")
+    users.with_columns(("x" + pl.col("user_id")).alias("user_id")).write_parquet(
+        other / "users.parquet")
+    (other / "manifest.json").unlink()
+    write_manifest(other)
+    log = ws / "models/registry.jsonl"
+    events = log.read_text().splitlines()
+    log.write_text("\n".join([json.dumps({"event": "promote", "id": "other-users"}),
+                              *events]) + "\n")          # served before the champion
+    set_params(ws, {"train": {"lr": 0.004}})
+    run([DVC, "repro"], ws, timeout=900)
+    d = registry.gate(ws, Bundle(ws / "models/bundle"), "recall@50", 0.01, 3)
+    assert [c["id"] for c in d.compared] == [champ]
+    assert "left out, trained on another user base: other-users (knows 0 of them)" in d.reason
+    assert "every compared model knows" in d.reason
