@@ -175,19 +175,62 @@ def batch_loss(model: TwoTower, p: TrainParams, sampler: Sampler | None, seen: S
                table: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
     """The loss of one batch: users ``u`` (B,), positives ``i`` (B,), histories ``h`` (B, L).
 
-    Real negatives from ``sampler`` (None: full softmax); hard selection for samplers that
-    have ``select``; EDIS virtual negatives when ``p.uses_edis``; a shared mixed ``pool``
-    added under them (logQ then uses both proposals' expected counts). Hard negatives' logits
-    gain log(p.hard_weight). Negatives equal to the positive or in the user's train items are
-    masked out of the softmax. ``table`` (n_items, d), no gradient: a stale vector of every
-    item (``StaleItemTable``) that the hard selection scores candidates with instead of the
-    current tower.
+    Real negatives from ``sampler`` (None: full softmax), kept by its ``select`` where it has
+    one; EDIS virtual negatives when ``p.uses_edis``; a shared mixed ``pool`` added under them
+    (logQ then uses both proposals' expected counts). Negatives equal to the positive, in the
+    user's train items or masked by the sampler stay out of the softmax. ``table`` (n_items,
+    d), no gradient: a stale vector of every item (``StaleItemTable``) that the selection
+    scores candidates with instead of the current tower. ``p`` is resolved
+    (``config.resolve_sampler``): ``train`` passes it so.
     """
     info = {"sample_s": 0.0, "fn_hits": 0, "n_neg": 0}
     if sampler is None:
         allv = model.all_items()                                            # (N, d)
         uv = model.users(u, h, allv[h.clamp(min=0)])
         return full_softmax(uv, allv, i, p.temperature), info
+    neg, shared = _draw(p, sampler, pool, u, i, h, gen, heldout, info)
+    select = selector(sampler)                                              # dns, mixgcf, msac
+    # With sparse id rows (large catalogues) or a stale table, the candidates are scored
+    # without autograd and only the kept ones go through the item tower with gradient (a
+    # second, smaller call); with dense ids the batch's one tower pass already holds most.
+    two_pass = select is not None and (model.item_id.sparse or table is not None)
+    t = _Tower(model, u, i, h, neg, shared, graph_candidates=not two_pass)
+    hit = (neg.ids == i.unsqueeze(1)) | (                                   # (B, m)
+        neg.seen if neg.seen is not None else seen.contains(u, neg.ids))
+    if neg.masked is not None:
+        hit = hit | neg.masked
+    ids, log_q, hard, nv, mix = neg.ids, neg.log_q, neg.hard, None, None
+    if select is not None:  # chosen on detached scores: only the kept enter the graph
+        keep, mix = _select(select, sampler, t, neg, hit, table, two_pass, gen)
+        ids, log_q, hit = (x.gather(1, keep) for x in (ids, log_q, hit))
+        hard = hard.gather(1, keep) if hard is not None else None
+        nv = model.items(ids) if two_pass else t.kept(keep)                 # (B, m', d)
+    else:
+        nv = t.negatives()                                                  # (B, m', d)
+    if table is not None and p.selection_table_writeback:  # rows this step computed anyway
+        _write_back(table, t, ids, nv, two_pass)
+    if mix is not None:                                                     # mixgcf
+        nv = mix * t.iv.unsqueeze(1) + (1 - mix) * nv
+    neg_score = scores(t.uv, nv)                                            # (B, m')
+    n_real = neg_score.shape[1]
+    if p.uses_edis:  # virtual negatives, scored as the same mix of their sources' scores
+        neg_score, log_q, hit = _with_edis(p, neg.n_easy, neg_score, log_q, hit, gen)
+    if shared is not None:
+        neg_score, log_q, hit = _with_pool(sampler, pool, shared, t, u, i, ids, n_real,
+                                           neg_score, log_q, hit, seen)
+    bonus = None  # hard real negatives (the first n_real columns) count hard_weight times
+    if hard is not None and p.hard_weight != 1.0:
+        bonus = F.pad(hard.float(), (0, neg_score.shape[1] - n_real)) * float(
+            np.log(p.hard_weight))                                          # (B, all)
+    loss = sampled_softmax_logits((t.uv * t.iv).sum(-1), neg_score, log_q, p.temperature,
+                                  hit, p.logq_correction, bonus)
+    return loss, info
+
+
+def _draw(p: TrainParams, sampler: Sampler, pool: MixedSampler | None, u, i, h, gen,
+          heldout: SeenItems | None, info: dict):
+    """The row's real negatives and the shared pool's; counts false negatives into
+    ``info`` (diagnostics only: held-out items drawn as negatives)."""
     t0 = time.perf_counter()
     if p.hard_anchor == "history":
         neg = sampler.sample(u, i, gen, anchor=history_anchor(h, i, gen))    # ids (B, m)
@@ -195,88 +238,90 @@ def batch_loss(model: TwoTower, p: TrainParams, sampler: Sampler | None, seen: S
         neg = sampler.sample(u, i, gen)                                     # ids (B, m)
     shared = pool.sample(u, i, gen) if pool is not None else None           # ids (B, P)
     info["sample_s"] = time.perf_counter() - t0
-    if heldout is not None:  # diagnostics only: how many negatives are future positives
+    if heldout is not None:
         future = heldout.contains(u, neg.ids)
         info["fn_hits"], info["n_neg"] = int(future.sum()), neg.ids.numel()
         if neg.hard is not None:
             info["fn_hard_hits"] = int((future & neg.hard).sum())
             info["n_hard"] = int(neg.hard.sum())
+    return neg, shared
+
+
+class _Tower:
+    """One pass of the item tower over everything the batch needs (positives, history
+    items, candidates unless they are scored apart, the shared pool); each part looks its
+    rows up in it (backward: an index_add into one tensor, not a zero gradient per slice)."""
+
+    def __init__(self, model: TwoTower, u, i, h, neg, shared, graph_candidates: bool) -> None:
+        b, self.m = neg.ids.shape
+        cand = neg.ids[0] if neg.shared else neg.ids.reshape(-1)            # shared: (m,)
+        graph = cand if graph_candidates else cand[:0]
+        extra = shared.ids[0] if shared is not None else cand[:0]           # (P,)
+        self.uniq, inv = torch.unique(torch.cat([i, graph, extra, h.clamp(min=0).reshape(-1)]),
+                                      return_inverse=True)
+        self.vecs = model.item_vectors(self.uniq)
+        self.inv_i, self.inv_n, self.inv_p, inv_h = inv.split(
+            [b, len(graph), len(extra), h.numel()])
+        self.iv = self.vecs.index_select(0, self.inv_i)                     # (B, d)
+        self.uv = model.users(u, h, self.vecs.index_select(0, inv_h).view(b, h.shape[1], -1))
+        self.model, self.neg, self.b = model, neg, b
+
+    def negatives(self) -> torch.Tensor:
+        nv = self.vecs.index_select(0, self.inv_n)                          # (m, d) shared
+        return nv if self.neg.shared else nv.view(self.b, -1, nv.shape[1])
+
+    def candidates(self) -> torch.Tensor:
+        return self.vecs.detach().index_select(0, self.inv_n).view(self.b, self.m, -1)
+
+    def kept(self, keep: torch.Tensor) -> torch.Tensor:
+        rows = self.inv_n.view(self.b, self.m).gather(1, keep).reshape(-1)
+        return self.vecs.index_select(0, rows).view(self.b, keep.shape[1], -1)
+
+
+def _select(select, sampler: Sampler, t: _Tower, neg, hit, table, two_pass: bool, gen):
+    """The columns the sampler keeps (and MixGCF's mixing), on detached scores."""
     b, m = neg.ids.shape
-    select = selector(sampler)                                              # dns, mixgcf, msac
-    cand = neg.ids[0] if neg.shared else neg.ids.reshape(-1)                # shared: (m,)
-    # With sparse id rows (large catalogues) and a selection, the candidates are scored
-    # without autograd and only the kept ones go through the item tower with gradient (a
-    # second, smaller call): a dropped one costs one forward and gets no gradient row, which
-    # a lazy optimiser would otherwise update. With dense ids (small catalogues) the batch's
-    # vectors already hold most candidates: one pass with gradient is cheaper. With a stale
-    # ``table`` the candidates are looked up there, not run through the tower at all.
-    two_pass = select is not None and (model.item_id.sparse or table is not None)
-    graph_cand = cand[:0] if two_pass else cand
-    extra = shared.ids[0] if shared is not None else cand[:0]               # (P,)
-    uniq, inv = torch.unique(torch.cat([i, graph_cand, extra, h.clamp(min=0).reshape(-1)]),
-                             return_inverse=True)
-    vecs = model.item_vectors(uniq)                                         # item tower once
-    # Each part looks its rows up in ``vecs`` (backward: an index_add into it); slices
-    # of one big lookup would each fill a zero gradient of the whole lookup.
-    inv_i, inv_n, inv_p, inv_h = inv.split([b, len(graph_cand), len(extra), h.numel()])
-    iv = vecs.index_select(0, inv_i)                                       # (B, d)
-    uv = model.users(u, h, vecs.index_select(0, inv_h).view(b, h.shape[1], -1))  # (B, d)
-    ids, log_q, hard = neg.ids, neg.log_q, neg.hard
-    hit = (ids == i.unsqueeze(1)) | (                                       # (B, m)
-        neg.seen if neg.seen is not None else seen.contains(u, ids))
-    if neg.masked is not None:
-        hit = hit | neg.masked
-    sel = None
-    if select is not None:  # chosen on detached scores: only the kept enter the graph
-        with torch.no_grad():
-            if table is not None:
-                c_vec = table.index_select(0, neg.ids.reshape(-1)).view(b, m, -1)
-            elif two_pass:
-                c_vec = model.items(neg.ids)
-            else:
-                c_vec = vecs.detach().index_select(0, inv_n).view(b, m, -1)
-            sel = select(uv.detach(), iv.detach(), c_vec, hit, gen)
-        assert sel is not None, f"{sampler.name}: selects but select() kept everything"
-        ids, log_q, hit = (x.gather(1, sel.keep) for x in (ids, log_q, hit))
-        hard = hard.gather(1, sel.keep) if hard is not None else None
-        nv = model.items(ids) if two_pass else vecs.index_select(          # (B, m', d)
-            0, inv_n.view(b, m).gather(1, sel.keep).reshape(-1)).view(b, ids.shape[1], -1)
-    else:
-        nv = vecs.index_select(0, inv_n)                                    # (m, d) shared
-        nv = nv if neg.shared else nv.view(b, -1, nv.shape[1])              # (B, m', d)
-    if table is not None and p.selection_table_writeback:  # rows this step computed anyway
-        with torch.no_grad():
-            table.index_copy_(0, uniq, vecs.detach())
-            if two_pass:
-                table.index_copy_(0, ids.reshape(-1), nv.detach().reshape(-1, nv.shape[-1]))
-    if sel is not None and sel.mix is not None:                             # mixgcf
-        nv = sel.mix * iv.unsqueeze(1) + (1 - sel.mix) * nv
-    neg_score = scores(uv, nv)                                              # (B, m')
-    n_real = neg_score.shape[1]
-    if p.uses_edis:  # virtual negatives, scored as the same mix of their sources' scores
-        src_s, src_q = edis.sources(neg_score, log_q, neg.n_easy, p.edis_sources or p.m_o)
-        vs, vq = edis.mix_scores(src_s, src_q, p.edis_lambda, gen)          # (B, V)
-        if p.edis_logq == "count":  # V virtual draws stand for the src real ones
-            vq = vq + float(np.log(vq.shape[1] / src_s.shape[1]))
-        neg_score = torch.cat([neg_score, vs], 1)                           # (B, m' + V)
-        log_q = torch.cat([log_q, vq], 1)
-        hit = torch.cat([hit, torch.zeros(vq.shape, dtype=torch.bool)], 1)
-    if shared is not None:
-        # one sample from two independent proposals: an id's expected count is the sum
-        log_q = torch.cat([torch.logaddexp(log_q[:, :n_real], pool.log_q(ids, b)),
-                           log_q[:, n_real:]], 1)
-        pool_ids = shared.ids                                               # (B, P)
-        pool_q = torch.logaddexp(shared.log_q, sampler.log_q(i, pool_ids))
-        neg_score = torch.cat([neg_score, uv @ vecs.index_select(0, inv_p).T], 1)
-        log_q = torch.cat([log_q, pool_q], 1)
-        hit = torch.cat([hit, (pool_ids == i.unsqueeze(1)) | seen.contains(u, pool_ids)], 1)
-    bonus = None  # hard real negatives (the first n_real columns) count hard_weight times
-    if hard is not None and p.hard_weight != 1.0:
-        bonus = F.pad(hard.float(), (0, neg_score.shape[1] - n_real)) * float(
-            np.log(p.hard_weight))                                          # (B, all)
-    loss = sampled_softmax_logits((uv * iv).sum(-1), neg_score, log_q, p.temperature, hit,
-                                  p.logq_correction, bonus)
-    return loss, info
+    with torch.no_grad():
+        if table is not None:
+            c_vec = table.index_select(0, neg.ids.reshape(-1)).view(b, m, -1)
+        elif two_pass:
+            c_vec = t.model.items(neg.ids)
+        else:
+            c_vec = t.candidates()
+        sel = select(t.uv.detach(), t.iv.detach(), c_vec, hit, gen)
+    assert sel is not None, f"{sampler.name}: selects but select() kept everything"
+    return sel.keep, sel.mix
+
+
+def _write_back(table: torch.Tensor, t: _Tower, ids, nv, two_pass: bool) -> None:
+    with torch.no_grad():
+        table.index_copy_(0, t.uniq, t.vecs.detach())
+        if two_pass:
+            table.index_copy_(0, ids.reshape(-1), nv.detach().reshape(-1, nv.shape[-1]))
+
+
+def _with_edis(p: TrainParams, n_easy, neg_score, log_q, hit, gen):
+    """EDIS's virtual negatives appended: scored as the same mix of their sources' scores."""
+    src_s, src_q = edis.sources(neg_score, log_q, n_easy, p.edis_sources or p.m_o)
+    vs, vq = edis.mix_scores(src_s, src_q, p.edis_lambda, gen)              # (B, V)
+    if p.edis_logq == "count":  # V virtual draws stand for the src real ones
+        vq = vq + float(np.log(vq.shape[1] / src_s.shape[1]))
+    return (torch.cat([neg_score, vs], 1), torch.cat([log_q, vq], 1),
+            torch.cat([hit, torch.zeros(vq.shape, dtype=torch.bool)], 1))
+
+
+def _with_pool(sampler, pool, shared, t: _Tower, u, i, ids, n_real, neg_score, log_q, hit,
+               seen):
+    """The shared pool's negatives appended; one sample from two independent proposals: an
+    id's expected count is the sum of both."""
+    b = len(u)
+    log_q = torch.cat([torch.logaddexp(log_q[:, :n_real], pool.log_q(ids, b)),
+                       log_q[:, n_real:]], 1)
+    pool_ids = shared.ids                                                   # (B, P)
+    pool_q = torch.logaddexp(shared.log_q, sampler.log_q(i, pool_ids))
+    neg_score = torch.cat([neg_score, t.uv @ t.vecs.index_select(0, t.inv_p).T], 1)
+    return (neg_score, torch.cat([log_q, pool_q], 1),
+            torch.cat([hit, (pool_ids == i.unsqueeze(1)) | seen.contains(u, pool_ids)], 1))
 
 
 def uses_sparse_ids(p: TrainParams, n_items: int) -> bool:
