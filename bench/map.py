@@ -208,6 +208,13 @@ def summarise(rows: list[dict]) -> list[dict]:
     return out
 
 
+def verdict(r: dict) -> str:
+    """Against the cell's best: "best", "tie" (paired p >= 0.05) or "worse"."""
+    if r["p_vs_best"] is None:
+        return "best" if r["lift_vs_best"] == 1 else "untested"
+    return "tie" if r["p_vs_best"] >= 0.05 else "worse"
+
+
 def markdown(summary: list[dict]) -> str:
     lines = ["| catalogue | budget | config | lr | temp. | test Recall@50 (mean ± SD) | seeds "
              "| x best | paired p | peaked at cap |", "|---|---|---|---|---|---|---|---|---|---|"]
@@ -215,7 +222,8 @@ def markdown(summary: list[dict]) -> str:
         rc = r["recall@50"]
         sd = f" ± {rc['sd']:.4f}" if rc["sd"] is not None else ""
         p = "best" if r["p_vs_best"] is None and r["lift_vs_best"] == 1 else (
-            f"{r['p_vs_best']:.3f}" if r["p_vs_best"] is not None else "-")
+            f"{r['p_vs_best']:.3f} ({verdict(r)})" if r["p_vs_best"] is not None else
+            "- (1 seed)")
         name = f"**{r['config']}** (default)" if r["is_default"] else r["config"]
         extra = f", {r['tuned']['mns_uniform']} uniform" if "mns_uniform" in r["tuned"] else ""
         lines.append(f"| {r['catalogue']} | {r['budget']} | {name}{extra} | {r['tuned']['lr']} "
