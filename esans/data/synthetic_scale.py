@@ -42,6 +42,11 @@ class ScaleParams:
     chunk_users: int = 20_000
     drift: float = 0.0            # share of a user's last events from a second topic set
     content: str = "topics"       # "topics" | "random" (the no-structure control)
+    # How strongly a user's tastes stay within one semantic group: each of a user's topics
+    # after the first is, with this probability, another topic of the first one's group
+    # (0: topics independent across groups, so same-group items are no likelier positives;
+    # towards 1, MSAC's hard stratum holds the user's other tastes: likely false negatives)
+    group_spread: float = 0.0
 
     @property
     def n_topics(self) -> int:
@@ -103,6 +108,8 @@ def generate(p: ScaleParams, out: str | Path, seed: int = 0) -> dict:
         n = np.ceil(want * 2.5).astype(int) + 2   # oversample: repeats are dropped below
         users = np.repeat(np.arange(s, s + len(n)), n)
         pref_topics = rng.integers(0, p.n_topics, (len(n), p.topics_per_user))
+        if p.group_spread > 0:
+            pref_topics = _within_group(pref_topics, p, rng)
         pref_topics[sizes[pref_topics] == 0] = int(np.argmax(sizes))
         w = np.cumsum(rng.dirichlet(np.full(p.topics_per_user, 0.5), len(n)), 1)
         row = users - s
@@ -128,6 +135,16 @@ def generate(p: ScaleParams, out: str | Path, seed: int = 0) -> dict:
         n_written += df.height
     return {"params": asdict(p), "n_items": p.n_items, "n_users": p.n_users,
             "n_interactions": n_written, "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def _within_group(topics: np.ndarray, p: ScaleParams, rng: np.random.Generator) -> np.ndarray:
+    """Each row's topics after the first moved, with probability ``p.group_spread``, to a
+    random topic of the first topic's group."""
+    first = topics[:, :1] // p.topics_per_group
+    same = first * p.topics_per_group + rng.integers(0, p.topics_per_group, topics.shape)
+    move = rng.random(topics.shape) < p.group_spread
+    move[:, 0] = False
+    return np.where(move, same, topics)
 
 
 def read_item_vectors(folder: str | Path) -> tuple[pl.Series, np.ndarray]:
