@@ -149,6 +149,9 @@ def _retrain(root: Path, force: bool, promote: bool, overrides: dict) -> dict:
                                                      if decision else "")),
             description="esans retrain")
         _reject(decision)
+        get_run_logger().info("up to date: no data, code or params changed since the last "
+                              "run; nothing was retrained%s",
+                              f" ({decision['reason']})" if decision else "")
         return {"up_to_date": True, "stages": runs, "promotion": decision}
     dask = load_params(root / "params.yaml").encode.dask
     keys = dvc_cache_keys(root, pipeline)
@@ -170,4 +173,7 @@ def _retrain(root: Path, force: bool, promote: bool, overrides: dict) -> dict:
 
 if __name__ == "__main__":
     result = retrain()
-    print(json.dumps(result.get("metrics", {}).get("test", "up to date"), indent=1))
+    if result.get("up_to_date"):
+        print("esans retrain: up to date (nothing changed since the last run)")
+    else:
+        print(json.dumps(result["metrics"]["test"], indent=1))

@@ -27,6 +27,14 @@ logs=$PREFECT_HOME/logs
 mkdir -p "$run_dir" "$logs"
 
 die() { echo "esans: error: $*" >&2; exit 1; }
+schedule() {  # the nightly deployment's schedule, as prefect.yaml declares it
+    "$bin/python" - "$ESANS_PROJECT_DIR/prefect.yaml" <<'PY'
+import sys, yaml
+d = {x["name"]: x for x in yaml.safe_load(open(sys.argv[1]))["deployments"]}
+s = (d.get("nightly", {}).get("schedules") or [{}])[0]
+print(f"cron {s.get('cron', '?')}, {s.get('timezone', 'UTC')}")
+PY
+}
 alive() { [[ -f $run_dir/$1.pid ]] && kill -0 "$(cat "$run_dir/$1.pid")" 2>/dev/null; }
 healthy() {
     "$bin/python" -c 'import sys, urllib.request
@@ -87,7 +95,7 @@ start)
 Prefect is serving esans from $ESANS_PROJECT_DIR
   UI and API   ${PREFECT_API_URL%/api}   (PREFECT_API_URL=$PREFECT_API_URL)
   worker       pool $pool, logs in $logs/
-  deployments  retrain/retrain, retrain/nightly (cron 0 2 * * *, UTC), sweep/sweep
+  deployments  retrain/retrain, retrain/nightly ($(schedule)), sweep/sweep
   data trigger retrain/retrain runs when the raw inputs change (watcher log: $logs/watch.log)
 Run one now:   scripts/prefect.sh run [-p sampler=uniform]      Stop: make stop
 EOF
