@@ -33,3 +33,28 @@ def test_text_encoding_is_the_same_bytes_at_one_and_two_threads():
     texts = [f"a film about {w}, part {i}" for i, w in enumerate(["love", "war", "space"] * 30)]
     enc = lambda: text.encode(texts, "builtin:all-MiniLM-L6-v2", "mean", 64, 32, False)  # noqa
     assert np.array_equal(_at(1, enc), _at(2, enc))
+
+
+_ENCODE = """
+import sys, numpy as np, esans
+from esans.encode import text
+texts = [f"a film about {w}, part {i}" for i, w in enumerate(["love", "war", "space"] * 10)]
+np.save(sys.argv[1], text.encode(texts, "builtin:all-MiniLM-L6-v2", "mean", 64, 32, False))
+"""
+
+
+def test_the_vector_isa_is_pinned_so_bytes_do_not_depend_on_the_cpu(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    def encode(name: str, **env) -> np.ndarray:
+        base = {k: v for k, v in os.environ.items() if k != "ONEDNN_MAX_CPU_ISA"}
+        subprocess.run([sys.executable, "-c", _ENCODE, str(tmp_path / name)],
+                       env={**base, **env}, check=True, capture_output=True)
+        return np.load(tmp_path / f"{name}.npy")
+
+    default = encode("default")                        # esans pins it when it is unset
+    assert np.array_equal(default, encode("avx2", ONEDNN_MAX_CPU_ISA="AVX2"))
+    if "avx512f" in open("/proc/cpuinfo").read():      # the kernels it rules out do differ
+        assert not np.array_equal(default, encode("wide", ONEDNN_MAX_CPU_ISA="AVX512_CORE"))
