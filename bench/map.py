@@ -54,7 +54,7 @@ TEMPERATURE = [0.05, 0.1, 0.2]
 SEEDS = [0, 1, 2, 3, 4]
 COMMON = {"epochs": 40, "patience": 3, "threads": 1}
 # the config the shipped default stands for on these catalogues (all below 100k items)
-DEFAULT = {"auto": "dns+edis+fnmask", "esans": "esans"}
+DEFAULT = {"auto": "esans", "esans": "esans"}
 
 
 def configs(budget: int) -> dict[str, dict]:

@@ -149,8 +149,8 @@ SAMPLERS: dict[str, SamplerTraits] = {
     "dns": SamplerTraits(selects=True),
     "mixgcf": SamplerTraits(selects=True),
     "full": SamplerTraits(per_row=None, sampled=False),
-    # the rule below: dns's traits (its other branch, mixed, takes no per-row knobs)
-    "auto": SamplerTraits(selects=True),
+    # the rule below: esans's traits (its other branch, mixed, takes no per-row knobs)
+    "auto": SamplerTraits(clusters=True, hard=True, logq=True, edis=True, per_row="m_c+m_o"),
 }
 Sampler = Literal[tuple(SAMPLERS)]  # type: ignore[valid-type]
 
@@ -161,11 +161,12 @@ def samplers_with(trait: str, sep: str = ", ") -> str:
 
 
 # train.sampler: auto is the best the project measured for a catalogue's size (docs/study.md):
-# from this many items the shared in-batch + uniform pool, below it DNS over the whole
-# catalogue with EDIS on its kept negatives and MSAC's own-level-2 mask.
+# below this many items the project's ESANS, from it the shared in-batch + uniform pool.
 AUTO_LARGE_ITEMS = 100_000
-AUTO_SMALL = {"sampler": "dns", "edis": True, "exclude_own_l2": True}
-AUTO_LARGE = {"sampler": "mixed", "edis": False, "exclude_own_l2": "auto"}
+AUTO_SMALL = {"sampler": "esans"}
+AUTO_LARGE = {"sampler": "mixed", "edis": False, "exclude_own_l2": "auto", "pool": "none",
+              "hard_weight": 1.0, "selection_table_every": 0,
+              "selection_table_writeback": False}
 
 
 def resolve_sampler(t: "TrainParams", n_items: int) -> tuple["TrainParams", str]:
@@ -177,12 +178,10 @@ def resolve_sampler(t: "TrainParams", n_items: int) -> tuple["TrainParams", str]
         return t.model_copy(update=AUTO_LARGE), (
             f"auto: mixed, the shared in-batch + {t.mns_uniform} uniform pool, for "
             f"{n_items:,} items (>= {AUTO_LARGE_ITEMS:,}: per-row samplers fall far behind)")
-    edis_sources = t.edis_sources or t.n_negatives
-    return t.model_copy(update={**AUTO_SMALL, "edis_sources": edis_sources}), (
-        f"auto: dns + EDIS + own-level-2 mask for {n_items:,} items (< "
-        f"{AUTO_LARGE_ITEMS:,}): the model keeps its hardest {t.n_negatives} of "
-        f"{t.pool_size} candidates from the whole catalogue, never one from the positive's "
-        f"own level-2 cluster, and EDIS mixes them")
+    return t.model_copy(update=AUTO_SMALL), (
+        f"auto: esans, the project's ESANS, for {n_items:,} items (< {AUTO_LARGE_ITEMS:,}): "
+        f"MSAC's strata, the model keeping its hardest of {t.hard_candidates} draws a slot, "
+        "EDIS on top (best or tied with the best where measured)")
 
 
 # Steps between refreshes of the stale selection table under selection_table_every: auto (the
@@ -193,7 +192,7 @@ AUTO_TABLE_EVERY = 100
 
 class TrainParams(_Strict):
     # esans = msac + EDIS; full = full softmax over the catalogue (the reference).
-    sampler: Sampler = "esans"
+    sampler: Sampler = "auto"
     # EDIS virtual negatives on top of any real-negative sampler (always on for esans).
     edis: bool = False
     logq_correction: bool = True
@@ -281,7 +280,7 @@ class TrainParams(_Strict):
     @property
     def needs_clusters(self) -> bool:
         """Whether training reads MSAC's cluster assignments."""
-        return self.traits.clusters or self.excludes_own_l2 or self.sampler == "auto"
+        return self.traits.clusters or self.excludes_own_l2
 
     @property
     def uses_edis(self) -> bool:

@@ -93,10 +93,11 @@ class Server:
         """``(train params, sampler)``: the sampler the served model trained with, built by
         training's own ``build_sampler`` from the bundle's params, train split and clusters
         (None for the full softmax)."""
-        from esans.config import load_params
+        from esans.config import load_params, resolve_sampler
         from esans.train import TrainData, build_sampler
 
-        t = load_params(self.bundle.path / "params.yaml").train
+        t, _ = resolve_sampler(load_params(self.bundle.path / "params.yaml").train,
+                               self.items.height)
         tr = self.bundle.interactions.filter(pl.col("split") == "train").sort(
             ["user_idx", "pos"])
         l1, l2, centroids = self.bundle.clusters()
