@@ -15,7 +15,7 @@ import polars as pl
 from esans import paths
 from esans.config import Params
 from esans.io import atomic_dir, read_npy
-from esans.stages.common import ingested, require_validated, write_report
+from esans.stages.common import ingested, write_report
 
 log = logging.getLogger("esans")
 
@@ -110,7 +110,6 @@ def encode(p: Params, progress: bool = True) -> dict:
 
     t0 = time.perf_counter()
     torch.set_num_threads(p.train.threads)
-    require_validated(paths.INGEST_ITEMS, paths.INGEST_VECTORS)
     items, _ = ingested()
     provided = read_npy(paths.INGEST_VECTORS)
     if provided.shape[1] > 0:

@@ -288,9 +288,6 @@ CASES: dict[str, Case] = {
     "semicolon-separated .csv": Case(
         "format", lambda d: _edit(d / "items.csv", lambda t: t.replace(",", ";")),
         "items.csv row 1 [separator]: the header is semicolon-separated"),
-    "tab-separated .csv": Case(
-        "format", lambda d: _edit(d / "inter.csv", lambda t: t.replace(",", "\t")),
-        "rename the file to .tsv"),
     "header only": Case("format", lambda d: (d / "items.csv").write_text(HEADER_ITEMS + "\n"),
                         "no data rows"),
     "truncated parquet": Case("format", _truncated_parquet, "inter.parquet: cannot read"),
@@ -298,7 +295,9 @@ CASES: dict[str, Case] = {
         gzip.compress((d / "inter.csv").read_bytes())), "raw/inter.csv"),
     "TSV content in a .csv": Case("format", lambda d: _edit(d / "inter.csv",
                                                             lambda t: t.replace(",", "\t")),
-                                  "raw/inter.csv [schema]: missing required column(s)"),
+                                  "raw/inter.csv row 1 [separator]: the header is "
+                                  "tab-separated, but a .csv file is read comma-separated: "
+                                  "rename the file to .tsv"),
     "row with too many fields": Case("format", lambda d: _replace_line(
         d / "inter.csv", 7, f"u0,3,{T0},4,extra"),
         "raw/inter.csv row 8 [fields]: record has 5 field(s); the header has 4 (an unquoted"),

@@ -22,7 +22,8 @@ def test_only_downstream_stages_rerun(tmp_path):
         "data": {"source": "files",
                  "files": {"interactions": "raw/inter.csv", "items": "raw/items.csv"}},
         "cluster": {"n_l1": 3, "n_l2": 2, "min_cluster_size": 2},
-        "validate": {"min_interactions": 50}})
+        "validate": {"min_interactions": 50},
+        "evaluate": {"ks": [5, 10, 20]}})          # below the 30-item catalogue
     good_catalogue(p / "raw")
     dvc = str(BIN / "dvc")
     first = run([dvc, "repro"], p, timeout=900)
@@ -55,18 +56,18 @@ def test_only_downstream_stages_rerun(tmp_path):
     git = ["git", "-c", "user.email=t@t", "-c", "user.name=t"]
     run([*git, "add", "-A"], p)
     run([*git, "commit", "-qm", "esans sampler"], p)
-    old = json.loads((p / "metrics.json").read_text())["valid"]["ndcg@50"]
+    old = json.loads((p / "metrics.json").read_text())["valid"]["ndcg@20"]
     set_params(p, {"train": {"sampler": "uniform"}})
     third = run([dvc, "repro"], p, timeout=900)
     # validate reruns too (it checks the catalogue against the sampler's negatives) and comes
     # out identical, so the split, encoders and clusters are skipped
     assert _ran(third) == {"source", "validate", "train", "index", "evaluate", "bundle",
                           "report"}, _ran(third)
-    new = json.loads((p / "metrics.json").read_text())["valid"]["ndcg@50"]
+    new = json.loads((p / "metrics.json").read_text())["valid"]["ndcg@20"]
     run([*git, "add", "-A"], p)
     run([*git, "commit", "-qm", "uniform sampler"], p)
     diff = json.loads(run([dvc, "metrics", "diff", "HEAD~1", "--json"], p).stdout)
-    change = diff["metrics.json"]["valid.ndcg@50"]
+    change = diff["metrics.json"]["valid.ndcg@20"]
     assert (change["old"], change["new"]) == (pytest.approx(old), pytest.approx(new))
     assert old != new and "reports/train.json" in diff and not any("timings" in f for f in diff)
     plots = run([dvc, "plots", "diff", "HEAD~1", "--json"], p).stdout
