@@ -68,6 +68,17 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def md5_file(path: str | Path) -> str:
+    """Hex md5 of a file's bytes, read a block at a time."""
+    import hashlib
+
+    h = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def write_json(obj: Any, target: str | Path) -> None:
     with atomic_path(target) as tmp:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")

@@ -15,6 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from esans.config import DataParams
+from esans.io import md5_file
 
 
 def inputs(root: Path, data: DataParams) -> list[Path]:
@@ -40,14 +41,6 @@ def _files(path: Path) -> list[Path]:
 def stat_fingerprint(paths: list[Path]) -> dict[str, tuple[int, int]]:
     """(size, mtime) of every file under ``paths`` (files or folders; missing ones omitted)."""
     return {str(f): (f.stat().st_size, f.stat().st_mtime_ns) for p in paths for f in _files(p)}
-
-
-def _md5(path: Path) -> str:
-    h = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def image_files(root: Path, data: DataParams) -> list[Path]:
@@ -78,7 +71,7 @@ def _digest(f: Path, memo: dict[str, list], fresh: dict[str, list]) -> str:
     """md5 of ``f``, reusing ``memo``'s when its size and mtime did not change."""
     st = f.stat()
     old = memo.get(str(f))
-    digest = old[2] if old and old[:2] == [st.st_size, st.st_mtime_ns] else _md5(f)
+    digest = old[2] if old and old[:2] == [st.st_size, st.st_mtime_ns] else md5_file(f)
     fresh[str(f)] = [st.st_size, st.st_mtime_ns, digest]
     return digest
 

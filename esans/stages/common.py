@@ -7,7 +7,7 @@ import time
 import polars as pl
 
 from esans import paths
-from esans.io import read_parquet, write_json
+from esans.io import md5_file, read_parquet, write_json
 
 
 def timed(report: dict, start: float) -> dict:
@@ -33,19 +33,13 @@ VALIDATED = (paths.INGEST_INTERACTIONS, paths.INGEST_CATALOGUE)
 
 def ingest_digest(files=VALIDATED) -> dict[str, str]:
     """md5 of each of ``files`` (ingested files validate checks)."""
-    import hashlib
-
     from esans.errors import EsansError
 
     out = {}
     for f in files:
         if not f.is_file():
             raise EsansError("file not found", path=f)
-        h = hashlib.md5(usedforsecurity=False)
-        with open(f, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 22), b""):
-                h.update(block)
-        out[f.name] = h.hexdigest()
+        out[f.name] = md5_file(f)
     return out
 
 
