@@ -38,13 +38,19 @@ from esans.query import Server
 CONTENT_DIM, DIM, HISTORY = 192, 64, 50
 
 
-def workspace(root: Path, n_items: int, n_users: int, n_events: int, seed: int = 0) -> None:
+def workspace(root: Path, n_items: int, n_users: int, n_events: int, seed: int = 0,
+              serving: str = "flat") -> None:
+    """A workspace of the pipeline's shapes; ``serving="ivf"`` adds the IVF serving index the
+    index stage builds with ``index.serving: ivf`` (its default nlist and nprobe)."""
     import faiss
     import torch
 
+    from esans import ann
+    from esans.config import IndexParams
     from esans.model.towers import TwoTower
 
     rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
     for d in (paths.MODELS, paths.SPLIT, paths.INDEX, paths.CLUSTER, paths.INGEST):
         (root / d).mkdir(parents=True, exist_ok=True)
     model = TwoTower(torch.randn(n_items, CONTENT_DIM), n_users, DIM, HISTORY)
@@ -58,6 +64,10 @@ def workspace(root: Path, n_items: int, n_users: int, n_events: int, seed: int =
     idx = faiss.IndexFlatIP(DIM)
     idx.add(vecs)
     faiss.write_index(idx, str(root / paths.INDEX / "items.faiss"))
+    if serving == "ivf":
+        d = IndexParams()
+        ivf = ann.build_ivf(vecs, max(1, min(d.nlist, n_items // 39)), d.nprobe, seed=seed)
+        faiss.write_index(ivf, str(root / paths.INDEX / "serving.faiss"))
     item_ids = [f"i{i:07d}" for i in range(n_items)]
     user_ids = [f"u{u:07d}" for u in range(n_users)]
     pl.DataFrame({"item_idx": np.arange(n_items, dtype=np.uint32), "item_id": item_ids}) \
