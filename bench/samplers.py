@@ -98,7 +98,7 @@ def run_one(work: Path, overrides: dict, seed: int) -> dict:
     from esans.train_data import load_train_data
     from esans.rank import evaluate
     from esans.sampling.base import SeenItems
-    from esans.train import train
+    from esans.trainer import fit
 
     p = load_params(work / "params.yaml")
     tp = p.train.model_copy(update=overrides)
@@ -108,7 +108,7 @@ def run_one(work: Path, overrides: dict, seed: int) -> dict:
     held = pl.concat([split["valid"], split["test"]])
     heldout = SeenItems(held["user_idx"].to_numpy(), held["item_idx"].to_numpy(), data.n_items)
     t0 = time.perf_counter()
-    res = train(tp, data, seed, log=lambda s: None, heldout=heldout)
+    res = fit(tp, data, seed, log=lambda s: None, heldout=heldout)
     train_s = time.perf_counter() - t0
     seen_df = pl.concat([split["train"], split["valid"]]).sort(["user_idx", "pos"])
     seen = Histories(seen_df["user_idx"].to_numpy(), seen_df["item_idx"].to_numpy(),

@@ -92,7 +92,7 @@ def main() -> None:
     from esans.data.split import temporal_split
     from esans.data.synthetic_scale import ScaleParams, generate, read_item_vectors
     from esans.rank import score, topk, user_vectors
-    from esans.train import TrainData, train
+    from esans.trainer import TrainData, fit
 
     base = load_params(ROOT / "params.yaml")
     tp = base.train
@@ -165,7 +165,7 @@ def main() -> None:
                    ratio_esans_to_uniform=round(eps["esans"] / eps["uniform"], 3))
 
     with stage("train_epoch") as row:
-        res = train(esans_p, data, seed=base.seed, log=lambda s: print(s, flush=True),
+        res = fit(esans_p, data, seed=base.seed, log=lambda s: print(s, flush=True),
                     progress=False)
         model = res.model
         row.update(sampler="esans", epochs=1, events=len(train_u),

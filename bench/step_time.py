@@ -45,7 +45,7 @@ def main() -> None:
     from timing import alternating_step_times
 
     from esans.config import load_params
-    from esans.train import uses_sparse_ids
+    from esans.trainer import uses_sparse_ids
     from esans.train_data import load_train_data
 
     p = load_params(a.work / "params.yaml")

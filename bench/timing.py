@@ -20,7 +20,7 @@ from esans.data.history import Histories
 from esans.heap import release_free_heap
 from esans.model.towers import TwoTower
 from esans.sampling.base import SeenItems
-from esans.train import (HEAP_TRIM_EVERY, TrainData, batch_loss, build_sampler,
+from esans.trainer import (HEAP_TRIM_EVERY, TrainData, batch_loss, build_sampler,
                          optimiser_step, optimizers, stale_table, uses_sparse_ids)
 
 

@@ -1,9 +1,9 @@
 """Resident memory of training steps with and without handing the free heap back (esans.heap).
 
 Each arm runs in its own process on the regime study's synthetic catalogue (``regime.py``'s
-prepared arrays, built on first use): the training step of ``esans.train`` (``batch_loss`` +
+prepared arrays, built on first use): the training step of ``esans.trainer`` (``batch_loss`` +
 ``optimiser_step``) for ``--steps`` steps, calling ``release_free_heap`` every ``trim`` steps
-(0: never; training uses ``esans.train.HEAP_TRIM_EVERY``). Reports peak and final resident
+(0: never; training uses ``esans.trainer.HEAP_TRIM_EVERY``). Reports peak and final resident
 memory, glibc's heap (size, in use, free: ``mallinfo2``), CPU and wall seconds a step
 (``timing.alternating_step_times`` with one arm; a model set-up's faults count in the last
 column) and minor page faults a step; writes ``bench/results/train-memory.json``.

@@ -128,7 +128,7 @@ class ClusterParams(_Strict):
 @dataclass(frozen=True)
 class SamplerTraits:
     """What a negative sampler is, as the config model, validate and training need to know
-    (the one place these are decided; ``esans.train.build_sampler`` builds each by name)."""
+    (the one place these are decided; ``esans.trainer.build_sampler`` builds each by name)."""
     clusters: bool = False   # draws from MSAC's clusters (needs data/cluster)
     hard: bool = False       # draws hard negatives (train.hard_* apply)
     logq: bool = False       # a known log q per id: can sit on a mixed pool (train.pool)
@@ -165,8 +165,7 @@ def samplers_with(trait: str, sep: str = ", ") -> str:
 AUTO_LARGE_ITEMS = 100_000
 AUTO_SMALL = {"sampler": "esans"}
 AUTO_LARGE = {"sampler": "mixed", "edis": False, "exclude_own_l2": "auto", "pool": "none",
-              "hard_weight": 1.0, "selection_table_every": 0,
-              "selection_table_writeback": False}
+              "selection_table_every": 0, "selection_table_writeback": False}
 
 
 def resolve_sampler(t: "TrainParams", n_items: int) -> tuple["TrainParams", str]:
@@ -188,6 +187,13 @@ def resolve_sampler(t: "TrainParams", n_items: int) -> tuple["TrainParams", str]
 # value every selecting config of bench/regime.py uses; ~1 refresh an epoch on ml100k, ~16 at
 # 200k items)
 AUTO_TABLE_EVERY = 100
+
+
+# Knobs no longer offered: each was measured best nowhere (docs/regime.md keeps the results)
+# and is not one of the paper's switches. A params file or bundle that still names one at the
+# value every model now has loads as before; any other value is refused.
+REMOVED_TRAIN_KNOBS = {"hard_weight": 1.0, "edis_logq": "sources", "hard_anchor": "positive",
+                       "easy_temperature": 1.0}
 
 
 class TrainParams(_Strict):
@@ -212,14 +218,6 @@ class TrainParams(_Strict):
     edis_lambda: float = Field(0.1, ge=-1, le=1)
     # EDIS mixes the last ``edis_sources`` real negatives (0: the m_o easy ones, the paper).
     edis_sources: int = Field(0, ge=0)
-    # log q of a virtual negative: "sources" = the convex mean of its sources' log q (the
-    # paper's implicit choice: the V virtual ones together weigh V / sources times the
-    # sources); "count" = that + log(V / sources), so the virtual block weighs as much as
-    # the real negatives it was mixed from.
-    edis_logq: Literal["sources", "count"] = "sources"
-    # Hardness weighting: a hard negative's term in the partition sum counts this many
-    # times (its logit + log w after logQ). 1 = the consistent sampled softmax.
-    hard_weight: float = Field(1.0, gt=0)
     # The project's ESANS: MSAC draws k candidates per hard slot
     # (same level-1 cluster, not the positive's level-2) and per easy slot (other level-1
     # clusters), and the current model keeps its highest-scoring ones: DNS over MSAC's
@@ -232,15 +230,9 @@ class TrainParams(_Strict):
     # negatives from all of the level-1 cluster), off for the others; true on uniform,
     # popularity, dns or mixgcf masks such draws out of the loss (and out of DNS's choice).
     exclude_own_l2: bool | Literal["auto"] = "auto"
-    # What MSAC's hard negatives are hard for: "positive" = the positive's level-1 cluster
-    # (the paper); "history" = the cluster of an item drawn from the user's history (users
-    # like several topics; this project's variant). The positive's own level-2 cluster stays
-    # out of the loss either way.
-    hard_anchor: Literal["positive", "history"] = "positive"
     # "mixed": a shared in-batch + ``mns_uniform`` uniform pool under every row's own
     # negatives (industrial practice: hard negatives *added* to a large corrected pool).
     pool: Literal["none", "mixed"] = "none"
-    easy_temperature: float = Field(1.0, gt=0)
     # Hard selection (dns, mixgcf; esans/msac at more than one candidate a slot) scores its
     # candidates against a table of every item's vector recomputed every this many steps,
     # without gradient (ANCE-style staleness; a refresh is one forward of the catalogue),
@@ -267,6 +259,17 @@ class TrainParams(_Strict):
     # Early stopping scores this many sampled validation users (0: all) against the full
     # catalogue each epoch; at millions of items all of them is minutes per epoch.
     valid_users: int = Field(0, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _removed(cls, data):
+        if isinstance(data, dict):
+            for key, only in REMOVED_TRAIN_KNOBS.items():
+                if key in data and data[key] != only:
+                    raise ValueError(f"train.{key}: {data[key]!r} is no longer offered (only "
+                                     f"{only!r}; measured in docs/regime.md): delete the key")
+            data = {k: v for k, v in data.items() if k not in REMOVED_TRAIN_KNOBS}
+        return data
 
     @property
     def traits(self) -> SamplerTraits:
@@ -362,14 +365,11 @@ class Params(_Strict):
             raise ValueError("train.sparse_ids: true needs a sampled loss; the full softmax "
                              "(train.sampler: full) updates every item row each step (use "
                              "auto or false)")
-        if t.pool != "none" and t.hard_anchor != "positive":
-            raise ValueError("train.hard_anchor: history with train.pool: mixed is not "
-                             "supported (the pool's log q is the positive-anchored one)")
         if t.exclude_own_l2 is True and not t.traits.hard and t.traits.per_row is None:
             raise ValueError(f"train.exclude_own_l2: true needs a per-row sampler (esans, msac, "
                              f"uniform, popularity, dns, mixgcf); {t.sampler} has no per-row "
                              "negatives to mask")
-        for key in ("hard_weight", "hard_candidates", "easy_candidates", "hard_anchor"):
+        for key in ("hard_candidates", "easy_candidates"):
             if getattr(t, key) != TrainParams.model_fields[key].default and not t.traits.hard:
                 raise ValueError(f"train.{key}: only {samplers_with('hard', '/')} draw "
                                  f"hard negatives, not {t.sampler}")

@@ -30,7 +30,7 @@ def trial_params(root: str | Path, train: dict, seed: int) -> Params:
 def trial(root: str | Path, train: dict, seed: int, ks: list[int] | None = None) -> dict:
     """Train ``train`` overrides with ``seed`` on the project at ``root``; return valid and
     test metrics, the best epoch, the epochs run and the cap, and the seconds it took."""
-    from esans.train import train as fit
+    from esans.trainer import fit
     from esans.train_data import load_train_data
     from esans.rank import evaluate_splits
     from esans.sampling.base import SeenItems

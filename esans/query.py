@@ -94,7 +94,7 @@ class Server:
         training's own ``build_sampler`` from the bundle's params, train split and clusters
         (None for the full softmax)."""
         from esans.config import load_params, resolve_sampler
-        from esans.train import TrainData, build_sampler
+        from esans.trainer import TrainData, build_sampler
 
         t, _ = resolve_sampler(load_params(self.bundle.path / "params.yaml").train,
                                self.items.height)
@@ -135,7 +135,7 @@ class Server:
         row: their train items are redrawn, and a selecting sampler keeps the candidates the
         served model scores highest for them), and EDIS's mixes of what it keeps."""
         from esans.sampling import edis
-        from esans.train import selector
+        from esans.trainer import selector
 
         i = self.item_idx(item_id)
         t, sampler = self.training_sampler()

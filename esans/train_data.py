@@ -20,7 +20,7 @@ def load_train_data(root: str | Path, p: Params):
     outputs). With ``train.valid_users`` > 0, early stopping scores a fixed sample of the
     validation users (drawn with ``seed``)."""
     from esans.rank import sample_users
-    from esans.train import TrainData
+    from esans.trainer import TrainData
 
     root = Path(root)
     split = {n: read_parquet(root / paths.SPLIT / f"{n}.parquet")

@@ -24,19 +24,11 @@ def scores(user: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
 
 def sampled_softmax_logits(pos_score: torch.Tensor, neg_score: torch.Tensor,
                            log_q: torch.Tensor, tau: float, hit: torch.Tensor | None = None,
-                           logq_correction: bool = True,
-                           bonus: torch.Tensor | None = None) -> torch.Tensor:
-    """The loss from raw scores: pos_score (B,), neg_score (B, m).
-
-    ``bonus`` (B, m) is added to the negatives' logits after the correction: log(w) weights a
-    negative's term in the partition sum by w (hardness weighting: w > 1 on hard negatives
-    shifts the objective towards them; w = 1 everywhere keeps the consistent estimator).
-    """
+                           logq_correction: bool = True) -> torch.Tensor:
+    """The loss from raw scores: pos_score (B,), neg_score (B, m)."""
     neg_logit = neg_score / tau
     if logq_correction:
         neg_logit = neg_logit - log_q
-    if bonus is not None:
-        neg_logit = neg_logit + bonus
     if hit is not None:
         neg_logit = neg_logit.masked_fill(hit, float("-inf"))
     logits = torch.cat([pos_score.unsqueeze(1) / tau, neg_logit], dim=1)

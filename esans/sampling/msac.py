@@ -14,12 +14,6 @@ candidates from the same pool and ``select`` keeps the m_c the current model sco
 (DNS restricted to MSAC's semantic neighbourhood): the hard negatives become hard for the
 model, not only close in content. Their log q stays the pool's, so the emphasis survives logQ.
 ``easy_candidates`` does the same for the easy slots (DNS over MSAC's other clusters).
-
-With an ``anchor`` per row (this project's variant: an item from the user's history, not the
-positive), hard negatives come from the anchor's level-1 cluster minus the anchor's level-2
-cluster: hard for the *user's* tastes (a user likes several topics; the positive shows only
-one). log q is then the mixture of both parts' expected counts, and a draw that lands in the
-positive's own level-2 cluster is masked out of the loss (``Negatives.masked``).
 """
 
 from __future__ import annotations
@@ -104,14 +98,10 @@ class MSACSampler:
                 hard[empty] = self._easy(c[empty], n, gen)
         return hard
 
-    def _draw(self, c: torch.Tensor, s: torch.Tensor, gen: torch.Generator,
-              hard_c: torch.Tensor | None = None,
-              hard_s: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, m_c * k + m_o * k_easy): one candidate per slot; hard ones from ``hard_c`` minus
-        ``hard_s`` (default: the positive's ``c`` minus ``s``), easy ones from other level-1
-        clusters than ``c``."""
-        hc, hs = (c, s) if hard_c is None else (hard_c, hard_s)
-        parts = [self._hard(hc, hs, self.m_c * self.k, gen)] if self.m_c else []
+    def _draw(self, c: torch.Tensor, s: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        """(B, m_c * k + m_o * k_easy): one candidate per slot; hard ones from ``c`` minus
+        ``s``, easy ones from other level-1 clusters than ``c``."""
+        parts = [self._hard(c, s, self.m_c * self.k, gen)] if self.m_c else []
         parts.append(self._easy(c, self.m_o * self.k_easy, gen))
         return torch.cat(parts, dim=1)
 
@@ -129,36 +119,9 @@ class MSACSampler:
         lq = torch.where(cn == c, self.log_hard[s], easy)
         return lq.masked_fill((sn == s) & self.exclude, -float("inf"))
 
-    def anchored_log_q(self, pos: torch.Tensor, anchor: torch.Tensor,
-                       ids: torch.Tensor) -> torch.Tensor:
-        """Log expected count of each id under the anchored proposal: hard draws uniform over
-        the anchor's level-1 cluster minus its level-2 cluster, easy ones as usual (other
-        level-1 clusters than the positive's); the two parts may overlap, so they add."""
-        c, ca, sa = (x.unsqueeze(1) for x in (self.l1[pos], self.l1[anchor], self.l2[anchor]))
-        cn, sn = take(self.l1, ids), take(self.l2, ids)
-        ninf = torch.tensor(-float("inf"))
-        in_hard = (cn == ca) & ~((sn == sa) & self.exclude) if self.m_c else \
-            torch.zeros_like(cn, dtype=torch.bool)
-        hard = torch.where(in_hard, self.log_hard[sa].expand_as(ids), ninf)
-        easy = torch.where(cn != c, take2(self.log_easy, c, cn), ninf)
-        return torch.logaddexp(hard, easy)
-
-    def sample(self, users: torch.Tensor, pos: torch.Tensor, gen: torch.Generator,
-               anchor: torch.Tensor | None = None) -> Negatives:
+    def sample(self, users: torch.Tensor, pos: torch.Tensor,
+               gen: torch.Generator) -> Negatives:
         c, s = self.l1[pos], self.l2[pos]
-        if anchor is not None:
-            # an anchor whose level-1 cluster has nothing outside its level-2 one: the positive
-            empty = self.l1_size[self.l1[anchor]] - self.l2_size[self.l2[anchor]] * self.exclude
-            anchor = torch.where(empty > 0, anchor, pos)
-            ca, sa = self.l1[anchor], self.l2[anchor]
-            ids, seen = pick_unseen(lambda r: self._draw(c[r], s[r], gen, ca[r], sa[r]),
-                                    users, self.seen, self.tries)
-            slot_hard = torch.arange(ids.shape[1]) < self.m_c * self.k
-            return Negatives(ids, self.anchored_log_q(pos, anchor, ids),
-                             hard=slot_hard & (take(self.l1, ids) == ca.unsqueeze(1)),
-                             n_easy=self.m_o,
-                             masked=(take(self.l2, ids) == s.unsqueeze(1)) & self.exclude,
-                             seen=seen)
         ids, seen = pick_unseen(lambda r: self._draw(c[r], s[r], gen), users, self.seen,
                                 self.tries)
         # log_q's values, with one level-1 lookup of the ids: every candidate comes from

@@ -38,7 +38,7 @@ def train(p: Params) -> dict:
     import torch
 
     from esans import distributed
-    from esans.train import train as fit
+    from esans.trainer import fit
 
     t0 = time.perf_counter()
     world = distributed.init()       # torchrun --nproc_per_node N: data-parallel ranks

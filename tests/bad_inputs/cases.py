@@ -369,9 +369,12 @@ CASES: dict[str, Case] = {
     "EDIS with the full softmax": Case(
         "params", lambda d: (_set("train.sampler", "full")(d), _set("train.edis", True)(d)),
         "[params]: train.edis: EDIS mixes sampled negatives"),
-    "hardness weight without hard negatives": Case(
-        "params", lambda d: (_set("train.sampler", "uniform")(d), _set("train.hard_weight", 2)(d)),
-        "[params]: train.hard_weight: only esans/msac draw hard"),
+    "hard candidates without hard negatives": Case(
+        "params", lambda d: (_set("train.sampler", "uniform")(d),
+                             _set("train.hard_candidates", 2)(d)),
+        "[params]: train.hard_candidates: only esans/msac draw hard"),
+    "a knob no longer offered": Case("params", _set("train.hard_weight", 2),
+                                     "[params]: train.hard_weight: 2 is no longer offered"),
     "registry keeps fewer than it compares": Case(
         "params", lambda d: (_set("promote.keep", 2)(d), _set("promote.compare_last", 3)(d)),
         "[params]: promote.keep: 2 is below promote.compare_last"),

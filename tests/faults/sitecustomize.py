@@ -4,7 +4,7 @@ A test puts this folder on ``PYTHONPATH`` for the process tree it will kill (Pyt
 ``sitecustomize`` at start-up, in every ``esans`` process DVC starts too) and sets:
 
 ``ESANS_TEST_KILL_AT_STEP=<n>``
-    SIGKILL the training run as its n-th batch starts (``esans.train.batch_loss`` wrapped).
+    SIGKILL the training run as its n-th batch starts (``esans.trainer.batch_loss`` wrapped).
 ``ESANS_TEST_HOLD_PUBLISH=<folder name>``
     an atomic publish of that output (``esans.io.atomic_dir``) stops with the new output fully
     written but not yet renamed into place, after touching ``.<name>.holding`` beside it.
@@ -51,7 +51,7 @@ def _hold_publish(mod, name: str) -> None:
 
 PATCHES = {}
 if os.environ.get("ESANS_TEST_KILL_AT_STEP"):
-    PATCHES["esans.train"] = lambda m: _kill_at_step(m, int(os.environ["ESANS_TEST_KILL_AT_STEP"]))
+    PATCHES["esans.trainer"] = lambda m: _kill_at_step(m, int(os.environ["ESANS_TEST_KILL_AT_STEP"]))
 if os.environ.get("ESANS_TEST_HOLD_PUBLISH"):
     PATCHES["esans.io"] = lambda m: _hold_publish(m, os.environ["ESANS_TEST_HOLD_PUBLISH"])
 

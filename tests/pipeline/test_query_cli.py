@@ -37,7 +37,7 @@ def test_negatives_show_what_training_draws_keeps_and_mixes(built_project):
     import torch
 
     from esans.config import load_params
-    from esans.train import build_sampler
+    from esans.trainer import build_sampler
     from esans.train_data import load_train_data
 
     p = built_project

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from esans.config import AUTO_LARGE_ITEMS, Params, TrainParams, resolve_sampler
 from esans.sampling.msac import MSACSampler
-from esans.train import build_sampler, train
+from esans.trainer import build_sampler, fit
 from tests.unit.test_training import tiny_data
 
 
@@ -26,7 +26,7 @@ def test_auto_trains_as_its_choice_and_says_so():
     p = TrainParams(sampler="auto", epochs=2, batch_size=64, dim=16, history_len=5, m_c=2,
                     m_o=3, threads=1)
     assert isinstance(build_sampler(p, data), MSACSampler)
-    res = train(p, data, seed=0, log=lambda s: None)
+    res = fit(p, data, seed=0, log=lambda s: None)
     assert res.sampler == "esans" and res.sampler_choice.startswith("auto: esans")
     assert res.history[-1]["loss"] < res.history[0]["loss"]
 

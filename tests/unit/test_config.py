@@ -56,7 +56,7 @@ def test_every_sampler_in_the_table_is_built_and_its_traits_hold():
     import torch
 
     from esans.config import SAMPLERS, TrainParams
-    from esans.train import build_sampler
+    from esans.trainer import build_sampler
     from tests.unit.test_training import tiny_data
 
     data = tiny_data()

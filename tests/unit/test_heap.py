@@ -22,7 +22,7 @@ def test_release_free_heap_returns_freed_pages_and_keeps_live_data():
 
 
 def test_training_hands_the_free_heap_back_every_n_steps_and_after_validation(monkeypatch):
-    import esans.train as tr
+    import esans.trainer as tr
     from tests.unit.test_training import tiny_data
 
     calls = []
@@ -31,6 +31,6 @@ def test_training_hands_the_free_heap_back_every_n_steps_and_after_validation(mo
     data = tiny_data()                                       # 440 train rows: 7 steps of 64
     p = tr.TrainParams(sampler="uniform", epochs=2, batch_size=64, dim=16, history_len=5,
                        n_negatives=4, threads=1, patience=5)
-    tr.train(p, data, seed=0, log=lambda s: None)
+    tr.fit(p, data, seed=0, log=lambda s: None)
     steps = 2 * -(-len(data.train_users) // 64)
     assert len(calls) == steps // 2 + 2                      # every 2nd step + each epoch's end

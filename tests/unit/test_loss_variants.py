@@ -8,13 +8,13 @@ import pytest
 import torch
 
 from esans.cluster.msac import msac
-from esans.config import Params, TrainParams
+from esans.config import REMOVED_TRAIN_KNOBS, Params, TrainParams
 from esans.model.loss import sampled_softmax_logits
 from esans.sampling import edis
 from esans.sampling.mixed import MixedSampler
 from esans.sampling.msac import MSACSampler
 from esans.sampling.uniform import UniformSampler
-from esans.train import batch_loss, build_pool, build_sampler, selector, train
+from esans.trainer import batch_loss, build_pool, build_sampler, selector, fit
 from esans.data.history import Histories
 from esans.model.towers import TwoTower
 from esans.sampling.base import SeenItems
@@ -68,18 +68,6 @@ def test_logq_of_two_proposals_together_is_unbiased_for_the_full_sum():
     assert total / reps == pytest.approx(torch.exp(score).sum().item(), rel=0.03)
 
 
-def test_hard_weight_scales_a_hard_negatives_gradient_by_exactly_its_factor():
-    """Two negatives with the same score and log q, one marked hard: d loss / d score of the
-    hard one is w times the easy one's; w = 1 gives equal gradients."""
-    for w in (1.0, 2.0, 4.0):
-        neg = torch.tensor([[0.3, 0.3, -0.2]], requires_grad=True)
-        hard = torch.tensor([[True, False, False]])
-        loss = sampled_softmax_logits(torch.tensor([0.5]), neg, torch.zeros(1, 3), 0.1,
-                                      bonus=hard.float() * math.log(w))
-        loss.backward()
-        assert neg.grad[0, 0].item() == pytest.approx(w * neg.grad[0, 1].item(), rel=1e-5)
-
-
 def test_msac_marks_exactly_its_same_cluster_draws_as_hard():
     x, cl = _clusters()
     s = MSACSampler(cl.l1, cl.l2, cl.centroids1, 2, 3, 1.0)
@@ -88,29 +76,6 @@ def test_msac_marks_exactly_its_same_cluster_draws_as_hard():
     l1 = torch.from_numpy(cl.l1)
     assert torch.equal(neg.hard, l1[neg.ids] == l1[pos].unsqueeze(1))
     assert neg.hard[:, :2].all() and not neg.hard[:, 2:].any()
-
-
-def test_edis_count_logq_weighs_the_virtual_block_like_its_sources():
-    """With edis_logq=count each virtual negative's log q is the sources' mean + log(V/m):
-    V equal-scoring virtual negatives then weigh as much as the m sources together."""
-    data = tiny_data()
-    base = dict(sampler="esans", batch_size=16, dim=8, history_len=5, m_c=1, m_o=4,
-                threads=1, edis_lambda=0.0)
-    out = {}
-    for mode in ("sources", "count"):
-        p = TrainParams(**base, edis_logq=mode)
-        torch.manual_seed(0)
-        model = TwoTower(torch.from_numpy(data.content), data.n_users, 8, 5)
-        seen = SeenItems(data.train_users, data.train_items, data.n_items)
-        hist = Histories(data.train_users, data.train_items, data.n_users)
-        u = torch.from_numpy(data.train_users[:16]).long()
-        i = torch.from_numpy(data.train_items[:16]).long()
-        h = hist.window(u, torch.from_numpy(data.train_pos[:16]).long(), 5)
-        out[mode] = batch_loss(model, p, build_sampler(p, data, seen), seen, u, i, h,
-                               torch.Generator().manual_seed(3))[0].item()
-    # same draws; "count" down-weights the V = 9 virtual negatives by 4/9, so the loss drops
-    assert edis.mixing_weights(1, 4, 0.1, torch.Generator())[0].shape[1] == 9  # (4+2)(4-1)/2
-    assert out["count"] < out["sources"]
 
 
 def test_hard_candidates_keep_the_models_hardest_same_cluster_draws():
@@ -163,38 +128,41 @@ def test_easy_candidates_keep_the_models_hardest_other_cluster_draws():
 PAPER = {"hard_candidates": 1, "easy_candidates": 1}   # the paper's ESANS (one draw per slot)
 
 
-@pytest.mark.parametrize("variant", [{"pool": "mixed", **PAPER}, {"hard_weight": 3.0, **PAPER},
-                                     {"hard_anchor": "history"}, {"pool": "mixed"},
+@pytest.mark.parametrize("variant", [{"pool": "mixed", **PAPER}, {"pool": "mixed"},
                                      {"hard_candidates": 2, "easy_candidates": 3},
-                                     {"hard_candidates": 4, "hard_weight": 2.0},
-                                     {"pool": "mixed", "hard_weight": 3.0,
-                                      "edis_logq": "count", **PAPER}, {}])
+                                     {"hard_candidates": 4, "exclude_own_l2": False}, {}])
 def test_variants_train_and_learn(variant):
     data = tiny_data()
     p = TrainParams(sampler="esans", epochs=3, batch_size=64, dim=16, history_len=5, m_c=1,
                     m_o=3, mns_uniform=16, threads=1, **variant)
     assert (build_pool(p, data) is not None) == (p.pool == "mixed")
-    res = train(p, data, seed=0, log=lambda s: None)
+    res = fit(p, data, seed=0, log=lambda s: None)
     assert all(math.isfinite(r["loss"]) for r in res.history)
     assert res.history[-1]["loss"] < res.history[0]["loss"]
 
 
 @pytest.mark.parametrize("train_params, key", [
     ({"sampler": "dns", "pool": "mixed"}, "train.pool"),
-    ({"sampler": "uniform", "hard_weight": 2.0}, "train.hard_weight"),
     ({"sampler": "dns", "hard_candidates": 2}, "train.hard_candidates"),
     ({"sampler": "full", "edis": True}, "train.edis"),
     ({"sampler": "mixed", "exclude_own_l2": True}, "train.exclude_own_l2"),
-    ({"sampler": "dns", "hard_anchor": "history"}, "train.hard_anchor"),
     ({"sampler": "uniform", "easy_candidates": 1}, "train.easy_candidates"),
-    ({"sampler": "esans", "pool": "mixed", "hard_anchor": "history", **PAPER},
-     "train.hard_anchor"),
     ({"sampler": "uniform", "selection_table_every": 10}, "train.selection_table_every"),
     ({"sampler": "esans", "selection_table_every": 10, **PAPER}, "train.selection_table_every"),
 ])
 def test_contradictory_variant_params_are_rejected(train_params, key):
     with pytest.raises(ValueError, match=key):
         Params.model_validate({"train": train_params})
+
+
+@pytest.mark.parametrize("key, other", [("hard_weight", 2.0), ("edis_logq", "count"),
+                                        ("hard_anchor", "history"), ("easy_temperature", 9.0)])
+def test_a_removed_knob_loads_at_its_one_value_and_is_refused_at_any_other(key, other):
+    """Older params files and bundles name these knobs at the value every model now has."""
+    only = REMOVED_TRAIN_KNOBS[key]
+    assert Params.model_validate({"train": {key: only}}).train == TrainParams()
+    with pytest.raises(ValueError, match=f"train.{key}: .* is no longer offered"):
+        Params.model_validate({"train": {key: other}})
 
 
 @pytest.mark.parametrize("train_params", [
@@ -221,48 +189,6 @@ def test_without_the_own_level2_rule_hard_draws_cover_the_whole_level1_cluster()
     score = torch.from_numpy(np.random.default_rng(1).normal(0, 1, len(x))).float()
     est = torch.exp(score[neg.ids] - neg.log_q).sum(1).mean().item()
     assert est == pytest.approx(torch.exp(score).sum().item(), rel=0.03)
-
-
-def test_history_anchored_hard_draws_come_from_the_anchors_cluster_and_stay_unbiased():
-    """Anchored on another item: hard draws lie in the anchor's level-1 cluster minus its
-    level-2 cluster, draws in the positive's own level-2 cluster are masked, and logQ over the
-    mixture of both parts still estimates the sum over every reachable item (brute force)."""
-    x, cl = _clusters()
-    n = len(x)
-    s = MSACSampler(cl.l1, cl.l2, cl.centroids1, 2, 3, 1.0)
-    score = torch.from_numpy(np.random.default_rng(1).normal(0, 1, n)).float()
-    g = torch.Generator().manual_seed(0)
-    other_l1 = int(np.flatnonzero(cl.l1 != cl.l1[0])[0])
-    same_l1 = int(np.flatnonzero((cl.l1 == cl.l1[0]) & (cl.l2 != cl.l2[0]))[0])
-    for anchor in (other_l1, same_l1, 0):
-        draws = 40_000
-        pos = torch.zeros(draws, dtype=torch.long)
-        neg = s.sample(pos, pos, g, anchor=torch.full((draws,), anchor, dtype=torch.long))
-        hard = neg.ids[:, :2]
-        assert (torch.from_numpy(cl.l1)[hard] == int(cl.l1[anchor])).all()
-        assert (torch.from_numpy(cl.l2)[hard] != int(cl.l2[anchor])).all()
-        own = torch.from_numpy(cl.l2)[neg.ids] == int(cl.l2[0])
-        assert torch.equal(neg.masked, own)
-        assert bool(own.any()) == (anchor == same_l1)   # only reachable from the same l1
-        assert neg.hard[:, :2].all() and not neg.hard[:, 2:].any()
-        assert torch.isfinite(neg.log_q).all()
-        est = torch.exp(score[neg.ids] - neg.log_q).sum(1).mean().item()
-        reach = (cl.l1 != cl.l1[0]) | ((cl.l1 == cl.l1[anchor]) & (cl.l2 != cl.l2[anchor]))
-        assert est == pytest.approx(torch.exp(score)[torch.from_numpy(reach)].sum().item(),
-                                    rel=0.03)
-
-
-def test_history_anchor_is_a_history_item_or_the_positive():
-    from esans.train import history_anchor
-
-    h = torch.tensor([[-1, -1, 5, 7], [-1, -1, -1, -1], [3, 3, 3, 3]])
-    i = torch.tensor([1, 2, 4])
-    seen = [set() for _ in range(3)]
-    g = torch.Generator().manual_seed(0)
-    for _ in range(200):
-        for row, a in enumerate(history_anchor(h, i, g).tolist()):
-            seen[row].add(a)
-    assert seen == [{5, 7}, {2}, {3}]
 
 
 def _reference_loss(model, p, sampler, seen, u, i, h, gen, pool=None):
@@ -468,7 +394,7 @@ def test_the_stale_table_refreshes_every_n_ticks_and_holds_between():
 def test_training_builds_one_train_item_table_and_the_sampler_uses_it(sampler, monkeypatch):
     """The loss trusts the sampler's lookup (``Negatives.seen``), so both must use the same
     table; building it once also keeps its memory single at scale."""
-    import esans.train as train_mod
+    import esans.trainer as train_mod
 
     built = []
 
@@ -489,7 +415,7 @@ def test_training_builds_one_train_item_table_and_the_sampler_uses_it(sampler, m
     monkeypatch.setattr(train_mod, "build_sampler", spy)
     p = TrainParams(sampler=sampler, epochs=1, batch_size=64, dim=16, history_len=5, m_c=1,
                     m_o=3, n_negatives=4, pool_size=8, threads=1)
-    train(p, tiny_data(), seed=0, log=lambda s: None)
+    fit(p, tiny_data(), seed=0, log=lambda s: None)
     assert len(built) == 1
     inner = getattr(made[0], "pool", made[0])     # DNS draws through its uniform pool
     assert inner.seen is built[0]

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from esans.config import TrainParams
-from esans.train import batch_loss, build_sampler, selector, train
+from esans.trainer import batch_loss, build_sampler, selector, fit
 from esans.model.towers import TwoTower
 from esans.sampling.base import SeenItems
 from esans.sampling.own_cluster import OwnClusterMask
@@ -64,5 +64,5 @@ def test_dns_with_the_mask_trains():
     data = tiny_data()
     p = TrainParams(sampler="dns", edis=True, exclude_own_l2=True, epochs=3, batch_size=64,
                     dim=16, history_len=5, n_negatives=4, pool_size=8, threads=1)
-    res = train(p, data, seed=0, log=lambda s: None)
+    res = fit(p, data, seed=0, log=lambda s: None)
     assert res.history[-1]["loss"] < res.history[0]["loss"]

@@ -14,7 +14,7 @@ from esans.sampling.base import SeenItems
 from esans.sampling.msac import MSACSampler
 from esans.sampling.popularity import PopularitySampler
 from esans import config
-from esans.train import TrainData, train
+from esans.trainer import TrainData, fit
 
 
 def tiny_data(n_users=40, n_items=60, per_user=12, seed=0):
@@ -44,7 +44,7 @@ def test_every_sampler_trains_and_learns(sampler):
     data = tiny_data()
     p = TrainParams(sampler=sampler, epochs=3, batch_size=64, dim=16, history_len=5,
                     n_negatives=4, pool_size=8, mns_uniform=16, threads=1)
-    res = train(p, data, seed=0, log=lambda s: None)
+    res = fit(p, data, seed=0, log=lambda s: None)
     assert len(res.history) == 3
     assert all(math.isfinite(r["loss"]) for r in res.history)
     assert res.history[-1]["loss"] < res.history[0]["loss"]
@@ -56,7 +56,7 @@ def test_edis_switches_on_over_any_sampler(sampler):
     data = tiny_data()
     p = TrainParams(sampler=sampler, edis=True, epochs=1, batch_size=64, dim=16, history_len=5,
                     n_negatives=5, m_o=4, pool_size=8, threads=1)
-    res = train(p, data, seed=0, log=lambda s: None)
+    res = fit(p, data, seed=0, log=lambda s: None)
     assert math.isfinite(res.history[0]["loss"])
 
 
@@ -65,7 +65,7 @@ def test_false_negative_rate_is_measured_only_from_heldout():
     heldout = SeenItems(data.valid_users, data.valid_items, data.n_items)
     p = TrainParams(sampler="uniform", epochs=1, batch_size=64, dim=16, history_len=5,
                     n_negatives=20, threads=1)
-    res = train(p, data, seed=0, log=lambda s: None, heldout=heldout)
+    res = fit(p, data, seed=0, log=lambda s: None, heldout=heldout)
     # each user holds 1 of 60 items out; uniform draws hit it about 1/49 of the time
     assert 0.005 < res.false_negative_rate < 0.06
     assert res.false_negative_rate_hard is None            # uniform has no hard level
@@ -80,7 +80,7 @@ def test_false_negative_rate_per_msac_level():
     heldout = SeenItems(data.valid_users, data.valid_items, data.n_items)
     p = TrainParams(sampler="msac", epochs=1, batch_size=64, dim=16, history_len=5,
                     m_c=4, m_o=4, threads=1, exclude_own_l2=False)
-    res = train(p, data, seed=0, log=lambda s: None, heldout=heldout)
+    res = fit(p, data, seed=0, log=lambda s: None, heldout=heldout)
     hard, easy = res.false_negative_rate_hard, res.false_negative_rate_easy
     assert hard > 3 * max(easy, 1e-3)
     assert min(hard, easy) <= res.false_negative_rate <= max(hard, easy)
@@ -137,8 +137,8 @@ def test_sparse_id_embeddings_learn_and_resume_exactly(tmp_path, monkeypatch, va
     data = tiny_data()
     kw = dict(**variant, epochs=3, batch_size=32, dim=16, history_len=5, threads=1,
               checkpoint_every=5, checkpoint_min_seconds=0, checkpoint_max_overhead=1)
-    sparse = train(TrainParams(sparse_ids=True, **kw), data, seed=0, log=lambda s: None)
-    dense = train(TrainParams(sparse_ids=False, **kw), data, seed=0, log=lambda s: None)
+    sparse = fit(TrainParams(sparse_ids=True, **kw), data, seed=0, log=lambda s: None)
+    dense = fit(TrainParams(sparse_ids=False, **kw), data, seed=0, log=lambda s: None)
     assert sparse.model.item_id.sparse and not dense.model.item_id.sparse
     assert sparse.history[-1]["loss"] < sparse.history[0]["loss"]
     assert sparse.best_valid_recall50 > 0.5 * dense.best_valid_recall50
@@ -158,12 +158,12 @@ def test_sparse_id_embeddings_learn_and_resume_exactly(tmp_path, monkeypatch, va
 
     monkeypatch.setattr(Checkpoint, "save", save_then_stop)
     with pytest.raises(KeyboardInterrupt):
-        train(TrainParams(sparse_ids=True, **kw), data, seed=0, log=lambda s: None,
+        fit(TrainParams(sparse_ids=True, **kw), data, seed=0, log=lambda s: None,
               checkpoint=ckpt, key="k")
     monkeypatch.setattr(Checkpoint, "save", real_save)
     assert Checkpoint(ckpt, "k", 5).load()["next"] == saves[-1]
     assert Checkpoint(ckpt, "other", 5).load() is None   # another run's state is not resumed
-    resumed = train(TrainParams(sparse_ids=True, **kw), data, seed=0, log=lambda s: None,
+    resumed = fit(TrainParams(sparse_ids=True, **kw), data, seed=0, log=lambda s: None,
                     checkpoint=ckpt, key="k")
     for name, w in sparse.model.state_dict().items():
         assert torch.equal(w, resumed.model.state_dict()[name]), name
@@ -174,10 +174,10 @@ def test_full_softmax_trains_on_a_catalogue_where_ids_turn_sparse():
     step: it keeps dense Adam there (with sparse rows it failed at its first step)."""
     data = tiny_data(n_users=30, n_items=100_000, per_user=6)
     p = TrainParams(sampler="full", epochs=2, batch_size=64, dim=8, history_len=3, threads=1)
-    res = train(p, data, seed=0, log=lambda s: None)
+    res = fit(p, data, seed=0, log=lambda s: None)
     assert not res.model.item_id.sparse
     assert res.history[-1]["loss"] < res.history[0]["loss"]
-    sampled = train(TrainParams(sampler="uniform", epochs=1, batch_size=64, dim=8,
+    sampled = fit(TrainParams(sampler="uniform", epochs=1, batch_size=64, dim=8,
                                 history_len=3, threads=1), data, seed=0, log=lambda s: None)
     assert sampled.model.item_id.sparse       # the sampled losses keep the scale path
 

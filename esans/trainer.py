@@ -17,7 +17,6 @@ from dataclasses import astuple, dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
 from esans import distributed
@@ -101,7 +100,7 @@ def _base_sampler(p: TrainParams, data: TrainData,
             if data.l1 is None:
                 raise ValueError("the msac/esans samplers need cluster assignments")
             return MSACSampler(data.l1, data.l2, data.centroids1, p.m_c, p.m_o,
-                               p.easy_temperature, seen, hard_candidates=p.hard_candidates,
+                               seen=seen, hard_candidates=p.hard_candidates,
                                exclude_own_l2=p.excludes_own_l2,
                                easy_candidates=p.easy_candidates)
         case "full":
@@ -147,14 +146,6 @@ def build_pool(p: TrainParams, data: TrainData) -> MixedSampler | None:
     return MixedSampler(np.bincount(data.train_items, minlength=data.n_items), p.mns_uniform)
 
 
-def history_anchor(h: torch.Tensor, i: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """One item per row drawn uniformly from its history window ``h`` (B, L; -1 = padding);
-    the positive ``i`` where the history is empty."""
-    valid = h >= 0
-    pick = torch.rand(h.shape, generator=gen).masked_fill(~valid, -1.0).argmax(1)
-    return torch.where(valid.any(1), h.gather(1, pick.unsqueeze(1)).squeeze(1), i)
-
-
 def selector(sampler: Sampler) -> Callable | None:
     """The sampler's hard selection (``select``), None where it keeps every draw: samplers
     without one, and those that say so (``selects`` False: MSAC at one candidate a slot)."""
@@ -188,7 +179,7 @@ def batch_loss(model: TwoTower, p: TrainParams, sampler: Sampler | None, seen: S
         allv = model.all_items()                                            # (N, d)
         uv = model.users(u, h, allv[h.clamp(min=0)])
         return full_softmax(uv, allv, i, p.temperature), info
-    neg, shared = _draw(p, sampler, pool, u, i, h, gen, heldout, info)
+    neg, shared = _draw(sampler, pool, u, i, gen, heldout, info)
     select = selector(sampler)                                              # dns, mixgcf, msac
     # With sparse id rows (large catalogues) or a stale table, the candidates are scored
     # without autograd and only the kept ones go through the item tower with gradient (a
@@ -199,11 +190,10 @@ def batch_loss(model: TwoTower, p: TrainParams, sampler: Sampler | None, seen: S
         neg.seen if neg.seen is not None else seen.contains(u, neg.ids))
     if neg.masked is not None:
         hit = hit | neg.masked
-    ids, log_q, hard, nv, mix = neg.ids, neg.log_q, neg.hard, None, None
+    ids, log_q, nv, mix = neg.ids, neg.log_q, None, None
     if select is not None:  # chosen on detached scores: only the kept enter the graph
         keep, mix = _select(select, sampler, t, neg, hit, table, two_pass, gen)
         ids, log_q, hit = (x.gather(1, keep) for x in (ids, log_q, hit))
-        hard = hard.gather(1, keep) if hard is not None else None
         nv = model.items(ids) if two_pass else t.kept(keep)                 # (B, m', d)
     else:
         nv = t.negatives()                                                  # (B, m', d)
@@ -218,24 +208,17 @@ def batch_loss(model: TwoTower, p: TrainParams, sampler: Sampler | None, seen: S
     if shared is not None:
         neg_score, log_q, hit = _with_pool(sampler, pool, shared, t, u, i, ids, n_real,
                                            neg_score, log_q, hit, seen)
-    bonus = None  # hard real negatives (the first n_real columns) count hard_weight times
-    if hard is not None and p.hard_weight != 1.0:
-        bonus = F.pad(hard.float(), (0, neg_score.shape[1] - n_real)) * float(
-            np.log(p.hard_weight))                                          # (B, all)
     loss = sampled_softmax_logits((t.uv * t.iv).sum(-1), neg_score, log_q, p.temperature,
-                                  hit, p.logq_correction, bonus)
+                                  hit, p.logq_correction)
     return loss, info
 
 
-def _draw(p: TrainParams, sampler: Sampler, pool: MixedSampler | None, u, i, h, gen,
-          heldout: SeenItems | None, info: dict):
+def _draw(sampler: Sampler, pool: MixedSampler | None, u, i, gen, heldout: SeenItems | None,
+          info: dict):
     """The row's real negatives and the shared pool's; counts false negatives into
     ``info`` (diagnostics only: held-out items drawn as negatives)."""
     t0 = time.perf_counter()
-    if p.hard_anchor == "history":
-        neg = sampler.sample(u, i, gen, anchor=history_anchor(h, i, gen))    # ids (B, m)
-    else:
-        neg = sampler.sample(u, i, gen)                                     # ids (B, m)
+    neg = sampler.sample(u, i, gen)                                         # ids (B, m)
     shared = pool.sample(u, i, gen) if pool is not None else None           # ids (B, P)
     info["sample_s"] = time.perf_counter() - t0
     if heldout is not None:
@@ -304,8 +287,6 @@ def _with_edis(p: TrainParams, n_easy, neg_score, log_q, hit, gen):
     """EDIS's virtual negatives appended: scored as the same mix of their sources' scores."""
     src_s, src_q = edis.sources(neg_score, log_q, n_easy, p.edis_sources or p.m_o)
     vs, vq = edis.mix_scores(src_s, src_q, p.edis_lambda, gen)              # (B, V)
-    if p.edis_logq == "count":  # V virtual draws stand for the src real ones
-        vq = vq + float(np.log(vq.shape[1] / src_s.shape[1]))
     return (torch.cat([neg_score, vs], 1), torch.cat([log_q, vq], 1),
             torch.cat([hit, torch.zeros(vq.shape, dtype=torch.bool)], 1))
 
@@ -377,7 +358,7 @@ class FalseNegatives:
                 "easy": (self.hits - self.hard_hits) / easy_total if easy_total else None}
 
 
-def train(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None] = print,
+def fit(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None] = print,
           heldout: SeenItems | None = None, checkpoint: str | os.PathLike | None = None,
           key: str = "", progress: bool = False) -> TrainResult:
     """Fit the model. ``heldout`` (valid + test pairs) is used only to *count* false
