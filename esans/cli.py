@@ -189,9 +189,11 @@ def promote(force: bool = typer.Option(False, "--force",
     from esans import registry
     from esans.config import load_params
 
-    p = load_params(params).promote
+    params_ = load_params(params)
+    p = params_.promote
     d = registry.promote(Path("."), metric=p.metric, max_drop=p.max_recall_drop,
-                         compare_last=p.compare_last, keep=p.keep, force=force)
+                         compare_last=p.compare_last, keep=p.keep, force=force,
+                         max_users=params_.evaluate.users)
     if as_json:
         typer.echo(json.dumps(d.as_dict(), indent=1))
         raise typer.Exit(0 if d.promote or d.identical else 1)

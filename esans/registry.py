@@ -28,6 +28,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from esans import paths
 from esans.bundle import Bundle, verify
 from esans.errors import EsansError
@@ -125,10 +127,12 @@ def _switch(root: Path, model_id: str) -> None:
 # --- the gate -----------------------------------------------------------------------------
 
 def gate(root: Path, candidate: Bundle, metric: str, max_drop: float,
-         compare_last: int) -> Decision:
+         compare_last: int, max_users: int = 0) -> Decision:
     """Should ``candidate`` replace the champion? Scores the candidate and the last
     ``compare_last`` served bundles on the candidate's validation split (users every compared
-    model knows), and promotes unless the candidate is more than ``max_drop`` below the best.
+    model knows; a fixed sample of ``max_users`` of them when set, as ``evaluate.users`` does
+    for evaluation), and promotes unless the candidate is more than ``max_drop`` below the
+    best.
     """
     root = Path(root)
     champ = champion(root)
@@ -161,6 +165,10 @@ def gate(root: Path, candidate: Bundle, metric: str, max_drop: float,
     others = [(i, b) for i, b in others if i not in left_out]
     users = set.intersection(*(known[i] for i, _ in others))
     users_l = sorted(users)
+    sampled = 0 < max_users < len(users_l)
+    if sampled:           # the same users for every model compared: one seeded sample
+        users_l = sorted(np.random.default_rng(0).choice(users_l, max_users,
+                                                        replace=False).tolist())
     k = int(metric.split("@")[1])
     cand = candidate.score(held, seen, users_l, [k])[metric]
     stored = {e["id"]: e.get("valid", {}).get(metric) for e in events(root)
@@ -171,9 +179,12 @@ def gate(root: Path, candidate: Bundle, metric: str, max_drop: float,
     what = "the champion" if best["champion"] else f"earlier champion {best['id']}"
     d = Decision(cand >= best["rescored"] - max_drop, "", metric, round(cand, 6), compared,
                  len(users_l))
+    among = (f"a fixed sample of {len(users_l)} of the {len(users)} of its "
+             f"{len(valid_users)} users every compared model knows (evaluate.users)"
+             if sampled else f"{len(users_l)} of its {len(valid_users)} users, those every "
+                             "compared model knows")
     d.reason = (f"valid {metric} {cand:.4f} vs {what} {best['rescored']:.4f}, both on this "
-                f"validation split ({len(users_l)} of its {len(valid_users)} users, those "
-                f"every compared model knows; allowed drop {max_drop})")
+                f"validation split ({among}; allowed drop {max_drop})")
     if left_out:
         d.reason += ("; left out, trained on another user base: " + ", ".join(
             f"{i} (knows {len(known[i])} of them)" for i in left_out))
@@ -191,13 +202,13 @@ def _stored(metrics: dict, metric: str) -> float | None:
 
 def promote(root: Path, *, metric: str = "recall@50", max_drop: float = 0.01,
             compare_last: int = 3, keep: int = 5, force: bool = False,
-            note: str = "") -> Decision:
+            note: str = "", max_users: int = 0) -> Decision:
     """Gate the workspace's bundle and, if it passes (or ``force``), make it the champion."""
     root = Path(root)
     with workspace_lock(root / LOCK, wait_s=60, what="registry change"):
         candidate = Bundle(root / paths.BUNDLE)
         try:
-            d = gate(root, candidate, metric, max_drop, compare_last)
+            d = gate(root, candidate, metric, max_drop, compare_last, max_users)
         except EsansError as exc:    # e.g. a corrupted champion: it cannot be compared
             if not force:
                 raise EsansError(f"cannot compare with the served models: {exc} "

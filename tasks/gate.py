@@ -26,8 +26,10 @@ def gate(project_dir: str) -> dict:
     """`esans promote`: gate the workspace's bundle against the champion (both re-scored on
     the candidate's validation split) and promote it if it passes."""
     root = Path(project_dir)
-    p = load_params(root / "params.yaml").promote
+    params = load_params(root / "params.yaml")
+    p = params.promote
     d = registry.promote(root, metric=p.metric, max_drop=p.max_recall_drop,
-                         compare_last=p.compare_last, keep=p.keep)
+                         compare_last=p.compare_last, keep=p.keep,
+                         max_users=params.evaluate.users)
     get_run_logger().info("promotion gate: %s", d.reason)
     return d.as_dict()

@@ -183,3 +183,8 @@ def test_the_gate_leaves_out_an_earlier_model_of_another_user_base_and_says_so(w
     assert [c["id"] for c in d.compared] == [champ]
     assert "left out, trained on another user base: other-users (knows 0 of them)" in d.reason
     assert "every compared model knows" in d.reason
+    # with evaluate.users set (large catalogues), every model is scored on one fixed sample
+    small = registry.gate(ws, Bundle(ws / "models/bundle"), "recall@50", 0.01, 3, max_users=5)
+    assert small.users == 5 and "a fixed sample of 5 of the" in small.reason
+    again = registry.gate(ws, Bundle(ws / "models/bundle"), "recall@50", 0.01, 3, max_users=5)
+    assert again.compared == small.compared and d.users > 5
