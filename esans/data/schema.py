@@ -33,6 +33,17 @@ ITEMS_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
+# a modality and the items column that carries it; a catalogue where no item has it lacks it
+MODALITY_COLUMNS = {"text": "text", "image": "image_path", "tags": "tags"}
+
+
+def has_modality(items: pl.DataFrame, name: str) -> bool:
+    """Whether the catalogue has the ``name`` modality at all (some item's text, image path or
+    tags): validate checks it, encode encodes it, only then."""
+    column = MODALITY_COLUMNS[name]
+    return column in items.columns and bool(items[column].is_not_null().any())
+
+
 def conform(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
     """Select and cast the schema's columns in order, adding missing optional ones as null."""
     cols = []

@@ -14,6 +14,7 @@ import polars as pl
 
 from esans import paths
 from esans.config import Params
+from esans.data.schema import has_modality
 from esans.io import atomic_dir, read_npy
 from esans.stages.common import ingested, write_report
 
@@ -50,12 +51,6 @@ def _provided(p: Params, items: pl.DataFrame, vectors: np.ndarray, t0: float) ->
              items.height, vectors.shape[1])
     report = write_report("encode", report, t0)
     return report
-
-
-def has_modality(items: pl.DataFrame, name: str) -> bool:
-    """Whether the catalogue has a text (some item's ``text``) or image (some item's
-    ``image_path``) modality at all."""
-    return bool(items["text" if name == "text" else "image_path"].is_not_null().any())
 
 
 @dataclass

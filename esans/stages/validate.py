@@ -11,6 +11,7 @@ from esans import paths
 from esans.config import Params
 from esans.errors import EsansError
 from esans.io import write_json
+from esans.data.schema import MODALITY_COLUMNS, has_modality
 from esans.stages.common import ingest_digest, ingested
 
 log = logging.getLogger("esans")
@@ -81,12 +82,12 @@ def validate(p: Params) -> dict:
             path, rows = _source_rows(p, r, inter)
             log.warning("validate (warning): %s", describe_failure({**r, "rows": rows}, path))
     if not provided:
-        for column, what in (("text", "text"), ("image_path", "images")):
-            if items[column].is_null().all():
+        for name, what in (("text", "text"), ("image", "images")):
+            if not has_modality(items, name):
                 log.warning("validate (note): no item has %s: the catalogue has no %s "
-                            "modality%s", column, what,
+                            "modality%s", MODALITY_COLUMNS[name], what,
                             " (titles are display names only; put them in `text` to encode "
-                            "them)" if column == "text" else "")
+                            "them)" if name == "text" else "")
     # No timing in this report: later stages depend on it, so it must change only when the
     # validation outcome does.
     log.info("validate: %d expectations in %.1fs", summary["n_expectations"],

@@ -16,6 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from esans.config import ValidateParams
+from esans.data.schema import has_modality
 
 DERIVED = ["text_length", "image_status"]  # computed columns the item suite checks
 
@@ -65,7 +66,7 @@ def build_checks(items: pl.DataFrame, p: ValidateParams, now: int | None = None,
     # Missing text or images: an error past the threshold, a warning for any at all. A
     # catalogue with no text at all or no image paths at all simply lacks that modality (the
     # encode stage skips it): nothing is missing.
-    if items["text"].is_not_null().any():
+    if has_modality(items, "text"):
         checks += [
             Check("items", "error", E.ExpectColumnValuesToBeBetween(
                 column="text_length", min_value=1, max_value=100_000,
@@ -73,7 +74,7 @@ def build_checks(items: pl.DataFrame, p: ValidateParams, now: int | None = None,
                 meta={"param": ["validate.max_missing_text_frac", p.max_missing_text_frac]})),
             Check("items", "warning", E.ExpectColumnValuesToBeBetween(
                 column="text_length", min_value=1, max_value=100_000))]
-    if items["image_path"].is_not_null().any():
+    if has_modality(items, "image"):
         checks += [
             Check("items", "error", E.ExpectColumnValuesToBeInSet(
                 column="image_status", value_set=["ok"], mostly=1 - p.max_missing_image_frac,
