@@ -63,22 +63,11 @@ class Server:
 
     def recommend(self, user_id: str, k: int = 10) -> list[dict]:
         """Top-k unseen items for a user, from the full history the pipeline saw."""
-        from esans.data.history import Histories
         from esans.rank import topk
 
-        hit = self.users.filter(pl.col("user_id") == str(user_id))
-        if hit.height == 0:
-            raise EsansError(f"unknown user id {user_id!r}", rule="user_id")
-        u = int(hit["user_idx"][0])
-        inter = self._user_rows(u)
-        hist = Histories(inter["user_idx"].to_numpy().astype(np.int64),
-                         inter["item_idx"].to_numpy().astype(np.int64), self.users.height)
-        model = self.bundle.model
-        with torch.inference_mode():
-            iv = torch.from_numpy(self.item_vectors)
-            ut = torch.tensor([u])
-            h = hist.last(ut, self.bundle.meta["history_len"])
-            uv = model.users(ut, h, iv[h.clamp(min=0)]).numpy()
+        u = self._user_idx(user_id)
+        uv, hist = self._user_vector(u)
+        uv = uv.numpy()
         top = topk(uv, np.array([u]), hist, k, index=self.index)[0]
         top = top[top >= 0]
         return self._rows(top, self.item_vectors[top] @ uv[0])
@@ -118,7 +107,15 @@ class Server:
         lo, hi = int(col.search_sorted(u, "left")), int(col.search_sorted(u, "right"))
         return t.slice(lo, hi - lo)
 
-    def _user_vector(self, u: int) -> torch.Tensor:
+    def _user_idx(self, user_id: str) -> int:
+        hit = self.users.filter(pl.col("user_id") == str(user_id))
+        if hit.height == 0:
+            raise EsansError(f"unknown user id {user_id!r}", rule="user_id")
+        return int(hit["user_idx"][0])
+
+    def _user_vector(self, u: int):
+        """User ``u``'s tower output (1, d) from their latest history, and that history
+        (``Histories``: the seen items a recommendation masks)."""
         from esans.data.history import Histories
 
         inter = self._user_rows(u)
@@ -128,7 +125,7 @@ class Server:
             iv = torch.from_numpy(self.item_vectors)
             ut = torch.tensor([u])
             h = hist.last(ut, self.bundle.meta["history_len"])
-            return self.bundle.model.users(ut, h, iv[h.clamp(min=0)])
+            return self.bundle.model.users(ut, h, iv[h.clamp(min=0)]), hist
 
     def negatives(self, item_id: str, user_id: str | None = None, seed: int = 0) -> dict:
         """What the training sampler draws for ``item_id`` as a positive (for ``user_id``'s
@@ -142,12 +139,7 @@ class Server:
         if sampler is None:
             raise EsansError("the served model trained with the full softmax: every item is "
                              "a negative, none is drawn", rule="negatives")
-        u = -1
-        if user_id is not None:
-            hit_u = self.users.filter(pl.col("user_id") == str(user_id))
-            if hit_u.height == 0:
-                raise EsansError(f"unknown user id {user_id!r}", rule="user_id")
-            u = int(hit_u["user_idx"][0])
+        u = self._user_idx(user_id) if user_id is not None else -1
         g = torch.Generator().manual_seed(seed)
         neg = sampler.sample(torch.tensor([u]), torch.tensor([i]), g)
         ids = neg.ids[0]
@@ -164,7 +156,8 @@ class Server:
             vecs = torch.from_numpy(self.item_vectors)
             hit = out_of_loss.unsqueeze(0) if out_of_loss is not False else \
                 torch.zeros((1, len(ids)), dtype=torch.bool)
-            sel = select(self._user_vector(u), vecs[i:i + 1], vecs[ids].unsqueeze(0), hit, g)
+            sel = select(self._user_vector(u)[0], vecs[i:i + 1], vecs[ids].unsqueeze(0), hit,
+                         g)
             keep = set(sel.keep[0].tolist())
             for j, r in enumerate(real):
                 r["kept"] = j in keep
