@@ -67,6 +67,7 @@ class TrainResult:
     model: TwoTower
     sampler: str = ""            # the sampler that trained (train.sampler: auto resolved)
     sampler_choice: str = ""     # ... and why
+    edis: bool = False           # whether EDIS virtual negatives were on
     history: list[dict] = field(default_factory=list)
     best_epoch: int = 0
     best_valid_recall50: float = 0.0
@@ -404,7 +405,8 @@ def fit(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None] =
     items_t = torch.from_numpy(data.train_items.astype(np.int64))
     pos_t = torch.from_numpy(data.train_pos.astype(np.int64))
     n = len(users_t)
-    result = TrainResult(model=model, sampler=p.sampler, sampler_choice=choice)
+    result = TrainResult(model=model, sampler=p.sampler, sampler_choice=choice,
+                         edis=p.uses_edis)
     stopping, fns = EarlyStopping(p.patience), FalseNegatives()
     step_times, sample_times = [], []
     start_epoch, start_step, perm, losses, step = 1, 0, None, [], 0

@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 
 from esans import paths
-from esans.config import Params, resolve_sampler
+from esans.config import Params
 from esans.io import atomic_dir, atomic_path, write_json
 from esans.stages.common import write_report
 from esans.train_data import load_train_data
@@ -47,7 +47,7 @@ def train(p: Params) -> dict:
               checkpoint=CHECKPOINT, key=run_key(p, data),
               progress=log.isEnabledFor(logging.INFO))  # a bar with ETA unless --quiet
     report = {"sampler": res.sampler, "sampler_choice": res.sampler_choice,
-              "edis": resolve_sampler(p.train, data.n_items)[0].uses_edis,
+              "edis": res.edis,
               "epochs_run": len(res.history), "best_epoch": res.best_epoch,
               "best_valid_recall@50": res.best_valid_recall50,
               "world_size": world.size}

@@ -27,7 +27,7 @@ def test_auto_trains_as_its_choice_and_says_so():
                     m_o=3, threads=1)
     assert isinstance(build_sampler(p, data), MSACSampler)
     res = fit(p, data, seed=0, log=lambda s: None)
-    assert res.sampler == "esans" and res.sampler_choice.startswith("auto: esans")
+    assert res.sampler == "esans" and res.sampler_choice.startswith("auto: esans") and res.edis
     assert res.history[-1]["loss"] < res.history[0]["loss"]
 
 
