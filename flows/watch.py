@@ -76,7 +76,8 @@ class Watcher:
         return {"tables": tables, "images": sources.stat_fingerprint(self.images)}
 
     def _content(self) -> dict:
-        fp, self.memo = sources.content_fingerprint(self.root, configured(self.root), self.memo)
+        fp, self.memo = sources.content_fingerprint(self.root, configured(self.root), self.memo,
+                                                    self.images)
         return fp
 
     def moved(self) -> bool:

@@ -76,13 +76,15 @@ def _digest(f: Path, memo: dict[str, list], fresh: dict[str, list]) -> str:
     return digest
 
 
-def content_fingerprint(root: Path, data: DataParams,
-                        memo: dict[str, list] | None = None) -> tuple[dict, dict[str, list]]:
+def content_fingerprint(root: Path, data: DataParams, memo: dict[str, list] | None = None,
+                        images: list[Path] | None = None) -> tuple[dict, dict[str, list]]:
     """``({"source", "inputs": {path: {"size", "md5"}}}, memo)``: what the source reads, by
     content. Paths are written as given in params (relative to the project root when they
     are), so the fingerprint is the same in every clone. ``memo`` maps a resolved path to
     ``[size, mtime_ns, md5]`` from the previous call: a file whose size and mtime did not
-    change is not read again (what DVC does for its own deps)."""
+    change is not read again (what DVC does for its own deps). ``images``: the image files
+    (``image_files``) when the caller already listed them, so the items table is read once.
+    """
     memo = dict(memo or {})
     root = Path(root).resolve()
     fresh: dict[str, list] = {}
@@ -96,7 +98,7 @@ def content_fingerprint(root: Path, data: DataParams,
                 shown = f.as_posix()
             found[shown] = {"size": fresh[str(f)][0], "md5": digest}
     out = {"source": data.source, "inputs": dict(sorted(found.items()))}
-    images = image_files(root, data)
+    images = image_files(root, data) if images is None else images
     if images:   # every image the items point to, by content: one digest for them all
         h = hashlib.md5(usedforsecurity=False)
         base = (root / data.files.items).parent.resolve()
