@@ -24,9 +24,6 @@ import argparse
 import itertools
 import json
 import os
-import shutil
-import subprocess
-import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
@@ -86,29 +83,9 @@ def grid(config: str) -> list[dict]:
 
 def prepare(catalogue: str) -> Path:
     """The project copy whose stages up to `cluster` ran on ``catalogue`` (once)."""
-    import yaml
+    from esans.experiment import prepare as prepared
 
-    work = WORK / catalogue
-    if (work / "data/cluster/assignments.parquet").exists():
-        return work
-    work.mkdir(parents=True, exist_ok=True)
-    for name in ("dvc.yaml", "params.yaml"):
-        shutil.copy(ROOT / name, work / name)
-    shutil.copytree(ROOT / "esans", work / "esans", dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    params = yaml.safe_load((work / "params.yaml").read_text())
-
-    def deep(base: dict, new: dict) -> None:
-        for k, v in new.items():
-            deep(base[k], v) if isinstance(v, dict) else base.__setitem__(k, v)
-
-    deep(params, CATALOGUES[catalogue][0])
-    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    for cmd in (["git", "init", "-q"], ["dvc", "init", "-q"],
-                ["dvc", "config", "core.analytics", "false"], ["dvc", "repro", "cluster"]):
-        subprocess.run(cmd, cwd=work, env=env, check=True, capture_output=True)
-    return work
+    return prepared(ROOT, WORK / catalogue, CATALOGUES[catalogue][0])
 
 
 def key(row: dict) -> str:

@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import resource
-import shutil
 import subprocess
 import sys
 import time
@@ -69,24 +68,10 @@ def enter(work: Path) -> None:
 
 def prepare(work: Path, dataset: Path) -> None:
     """A project copy whose stages up to `cluster` ran on ml100k-multimodal."""
-    import yaml
+    from esans.experiment import prepare as prepared
 
-    if (work / "data/cluster/assignments.parquet").exists():
-        return
-    work.mkdir(parents=True, exist_ok=True)
-    for name in ("dvc.yaml", "params.yaml"):
-        shutil.copy(ROOT / name, work / name)
-    for name in ("esans",):
-        shutil.copytree(ROOT / name, work / name, dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns("__pycache__"))
-    params = yaml.safe_load((work / "params.yaml").read_text())
-    params["data"]["source"] = "movielens"
-    params["data"]["movielens"]["path"] = str(dataset)
-    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    for cmd in (["git", "init", "-q"], ["dvc", "init", "-q"],
-                ["dvc", "config", "core.analytics", "false"], ["dvc", "repro", "cluster"]):
-        subprocess.run(cmd, cwd=work, env=env, check=True)
+    prepared(ROOT, work, {"data": {"source": "movielens",
+                                   "movielens": {"path": str(dataset)}}})
 
 
 def run_one(work: Path, overrides: dict, seed: int) -> dict:

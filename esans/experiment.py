@@ -1,5 +1,8 @@
 """One training trial on a prepared project, in process: what studies and benches call.
 
+``prepare`` makes that project: a copy of this one (code, dvc.yaml, params.yaml with a
+study's data params) whose stages up to ``cluster`` ran through ``dvc repro``, once.
+
 A trial reads what the pipeline's own stages published in the project at ``root`` (the
 split, the fused item vectors, the MSAC clusters), trains with ``train`` params overridden,
 and scores valid and test with the evaluate stage's protocol (``esans.rank.evaluate_splits``:
@@ -8,6 +11,10 @@ full catalogue, seen items masked). It writes nothing: a study records what it r
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -16,6 +23,36 @@ import polars as pl
 from esans import paths
 from esans.config import Params, load_params
 from esans.io import read_parquet
+
+
+def prepare(root: str | Path, work: str | Path, data_params: dict) -> Path:
+    """``work``: a copy of the project at ``root`` with ``data_params`` merged into its
+    params.yaml (nested keys, e.g. ``{"data": {"source": "s3rec", ...}}``), after
+    ``dvc repro cluster`` (ingest .. cluster, the DAG's own stages). Done once: a ``work``
+    whose clusters exist is returned as it is."""
+    import yaml
+
+    root, work = Path(root), Path(work)
+    if (work / paths.CLUSTER / "assignments.parquet").exists():
+        return work
+    work.mkdir(parents=True, exist_ok=True)
+    for name in ("dvc.yaml", "params.yaml"):
+        shutil.copy(root / name, work / name)
+    shutil.copytree(root / "esans", work / "esans", dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    params = yaml.safe_load((work / "params.yaml").read_text())
+
+    def merge(base: dict, new: dict) -> None:
+        for k, v in new.items():
+            merge(base[k], v) if isinstance(v, dict) else base.__setitem__(k, v)
+
+    merge(params, data_params)
+    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    for cmd in (["git", "init", "-q"], ["dvc", "init", "-q"],
+                ["dvc", "config", "core.analytics", "false"], ["dvc", "repro", "cluster"]):
+        subprocess.run(cmd, cwd=work, env=env, check=True, capture_output=True)
+    return work
 
 
 def trial_params(root: str | Path, train: dict, seed: int) -> Params:
