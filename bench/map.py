@@ -50,8 +50,6 @@ LR = [1e-3, 2e-3, 4e-3]
 TEMPERATURE = [0.05, 0.1, 0.2]
 SEEDS = [0, 1, 2, 3, 4]
 COMMON = {"epochs": 40, "patience": 3, "threads": 1}
-# the config the shipped default stands for on these catalogues (all below 100k items)
-DEFAULT = {"auto": "esans", "esans": "esans"}
 
 
 def configs(budget: int) -> dict[str, dict]:
@@ -141,7 +139,7 @@ def summarise(rows: list[dict]) -> list[dict]:
     against the cell's best config (by mean test Recall@50)."""
     from scipy import stats
 
-    from esans.config import load_params
+    from esans.config import load_params, resolve_sampler
 
     default = load_params(ROOT / "params.yaml").train
     out = []
@@ -161,7 +159,9 @@ def summarise(rows: list[dict]) -> list[dict]:
             cell.append({
                 "catalogue": cat, "n_items": n_items, "real": CATALOGUES[cat][1],
                 "budget": budget, "config": config,
-                "is_default": config == DEFAULT.get(default.sampler),
+                # the config the shipped default resolves to at this catalogue's size
+                "is_default": n_items is not None
+                and config == resolve_sampler(default, n_items)[0].sampler,
                 "tuned": setting, "tuning_trials": len(grid(config)), "seeds": sorted(runs),
                 "recall@50": {"mean": round(float(test.mean()), 4),
                               "sd": round(float(test.std(ddof=1)), 4) if len(test) > 1 else None},
