@@ -137,6 +137,8 @@ class SamplerTraits:
     #                          samplers do too with more than one candidate a slot)
     per_row: str | None = "n_negatives"   # what sets the per-row draw count; None: a pool
     sampled: bool = True     # False: the full softmax (no negatives to mix)
+    batch_pool: bool = False  # its negatives are the batch's own items (shared by every row):
+    #                           under data-parallel training the pool spans every rank's batch
 
 
 SAMPLERS: dict[str, SamplerTraits] = {
@@ -144,8 +146,8 @@ SAMPLERS: dict[str, SamplerTraits] = {
     "msac": SamplerTraits(clusters=True, hard=True, logq=True, per_row="m_c+m_o"),
     "uniform": SamplerTraits(logq=True),
     "popularity": SamplerTraits(logq=True),
-    "inbatch": SamplerTraits(per_row=None),
-    "mixed": SamplerTraits(per_row=None),
+    "inbatch": SamplerTraits(per_row=None, batch_pool=True),
+    "mixed": SamplerTraits(per_row=None, batch_pool=True),
     "dns": SamplerTraits(selects=True),
     "mixgcf": SamplerTraits(selects=True),
     "full": SamplerTraits(per_row=None, sampled=False),

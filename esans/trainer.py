@@ -398,7 +398,7 @@ def fit(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None] =
     sampler = build_sampler(p, data, seen)
     pool = build_pool(p, data)
     stale = stale_table(p, sampler)
-    if world.active and getattr(sampler, "name", "") in ("inbatch", "mixed"):
+    if world.active and p.traits.batch_pool:
         sampler = distributed.GlobalBatchPool(sampler, world)
     hist = Histories(data.train_users, data.train_items, data.n_users)
     users_t = torch.from_numpy(data.train_users.astype(np.int64))
