@@ -2,7 +2,7 @@
 champion is switched back and forth (every answer must be whole and from the model it names).
 
     python bench/serve_load.py --label NAME [--project .] [--requests 2000] [--clients 8]
-    python bench/serve_load.py --label 1m-ivf --synthetic 1000000:100000:10000000 --ivf
+    python bench/serve_load.py --label 1m-ivf --synthetic 1000000:2000:200000 --ivf --requests 8000
 
 Needs a project with a promoted model; with two or more bundles in its registry, the second
 phase toggles `esans rollback` between the last two while the load runs, and checks every

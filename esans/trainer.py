@@ -360,8 +360,8 @@ class FalseNegatives:
 
 
 def fit(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None] = print,
-          heldout: SeenItems | None = None, checkpoint: str | os.PathLike | None = None,
-          key: str = "", progress: bool = False) -> TrainResult:
+        heldout: SeenItems | None = None, checkpoint: str | os.PathLike | None = None,
+        key: str = "", progress: bool = False) -> TrainResult:
     """Fit the model. ``heldout`` (valid + test pairs) is used only to *count* false
     negatives among the sampled real negatives; it never touches the loss.
 

@@ -48,7 +48,6 @@ class MSACSampler:
         self.l1_size = torch.from_numpy(s1)
         # Level-2 ids grow with level-1 ids, so l2 is sorted in this order too.
         self.l2_start = torch.from_numpy(np.searchsorted(l2[order], np.arange(k2)))
-        self.l2_size = torch.from_numpy(s2)
         d = ((centroids1[:, None, :] - centroids1[None, :, :]) ** 2).sum(-1)
         logits = torch.from_numpy(-d / temperature).double()
         logits.fill_diagonal_(-float("inf"))

@@ -9,9 +9,9 @@ import numpy as np
 
 from esans import paths
 from esans.config import Params
+from esans.data.schema import MODALITY_COLUMNS, has_modality
 from esans.errors import EsansError
 from esans.io import write_json
-from esans.data.schema import MODALITY_COLUMNS, has_modality
 from esans.stages.common import ingest_digest, ingested
 
 log = logging.getLogger("esans")
