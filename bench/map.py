@@ -46,6 +46,26 @@ CATALOGUES: dict[str, tuple[dict, bool]] = {
                                                       "name": "Sports_and_Outdoors"}},
                 "split": {"method": "leave_last"}}, True),
 }
+# generated catalogues (the `scale` source, docs/synthetic.md): synth-<size>[:<group_spread>]
+SYNTH = {"20k": (20_000, 10_000, 200_000), "200k": (200_000, 100_000, 2_000_000)}
+
+
+def catalogue_params(name: str) -> tuple[dict, bool]:
+    """A catalogue's data params and whether it is real: a named one, or ``synth-20k:0.5``
+    (the generator at 20k items with ``group_spread`` 0.5; the cluster count is the
+    pipeline's own rule)."""
+    if name in CATALOGUES:
+        return CATALOGUES[name]
+    size, _, spread = name.removeprefix("synth-").partition(":")
+    if not name.startswith("synth-") or size not in SYNTH:
+        raise SystemExit(f"unknown catalogue {name!r}: {sorted(CATALOGUES)} or "
+                         f"synth-<{'|'.join(SYNTH)}>[:<group_spread>]")
+    n_items, n_users, n_events = SYNTH[size]
+    return {"data": {"source": "scale", "scale": {
+        "n_items": n_items, "n_users": n_users, "n_events": n_events,
+        "group_spread": float(spread or 0)}}, "train": {"valid_users": 2000}}, False
+
+
 LR = [1e-3, 2e-3, 4e-3]
 TEMPERATURE = [0.05, 0.1, 0.2]
 SEEDS = [0, 1, 2, 3, 4]
@@ -83,7 +103,8 @@ def prepare(catalogue: str) -> Path:
     """The project copy whose stages up to `cluster` ran on ``catalogue`` (once)."""
     from esans.experiment import prepare as prepared
 
-    return prepared(ROOT, WORK / catalogue, CATALOGUES[catalogue][0])
+    return prepared(ROOT, WORK / catalogue.replace(":", "-spread"),
+                    catalogue_params(catalogue)[0])
 
 
 def key(row: dict) -> str:
@@ -153,11 +174,12 @@ def summarise(rows: list[dict]) -> list[dict]:
             runs = {r["seed"]: r for r in rows if (r["catalogue"], r["budget"], r["config"])
                     == (cat, budget, config) and r["setting"] == setting}
             test = np.array([runs[s]["test"]["recall@50"] for s in sorted(runs)])
-            n_items = json.loads((WORK / cat / "reports/split.json").read_text())["n_items"] \
-                if (WORK / cat / "reports/split.json").exists() else None
+            split_report = WORK / cat.replace(":", "-spread") / "reports/split.json"
+            n_items = json.loads(split_report.read_text())["n_items"] \
+                if split_report.exists() else None
             fn = runs[0].get("false_negative_rate") or {}
             cell.append({
-                "catalogue": cat, "n_items": n_items, "real": CATALOGUES[cat][1],
+                "catalogue": cat, "n_items": n_items, "real": catalogue_params(cat)[1],
                 "budget": budget, "config": config,
                 # the config the shipped default resolves to at this catalogue's size
                 "is_default": n_items is not None
@@ -228,7 +250,7 @@ def false_negatives(catalogues: list[str]) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--catalogue", choices=sorted(CATALOGUES))
+    ap.add_argument("--catalogue", help=f"{', '.join(CATALOGUES)} or synth-<20k|200k>[:spread]")
     ap.add_argument("--budget", type=int, default=8)
     ap.add_argument("--phase", choices=["tune", "seeds", "fn"])
     ap.add_argument("--only", nargs="*", help="configs (default: all)")

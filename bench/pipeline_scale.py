@@ -1,17 +1,16 @@
-"""The scale path through the real pipeline: `dvc exp run` on the files source.
+"""The scale path through the real pipeline: one `dvc exp run` on the generated `scale` source.
 
-    python bench/pipeline_scale.py --size 200k                 # cluster + 1 epoch + index ...
+    python bench/pipeline_scale.py --size 200k                 # every stage, 1 epoch
     python bench/pipeline_scale.py --size 1m --epochs 1
 
 What a user with a large catalogue runs: a workspace copy of this project (git + DVC under
-bench/.work/pipeline-<size>), the synthetic catalogue of ``bench/regime.py``'s SIZES and
-STRUCTURE written as parquet folders outside it (items with their own vectors, interactions),
-then one ``dvc exp run`` with ``data.source=files`` pointing at them and the regime study's
-cluster settings (level-1 clusters = items / 2000). Every stage runs, from the source
-fingerprint to the bundle. Wall time per stage comes from the stages' own timings
-(reports/timings/), peak RSS of the whole process tree (DVC and the stage it runs) is
-sampled with psutil every 50 ms, test metrics come from metrics.json. Writes
-bench/results/pipeline-scale.json (one entry per size and sampler) and prints a table.
+bench/.work/pipeline-<size>) and one ``dvc exp run -S data.source=scale -S data.scale...``
+(items with their own vectors, ~10 events an item; docs/synthetic.md) with the settings
+docs/scale.md advises at that size. Every stage runs, from the source fingerprint to the
+report. Wall time per stage comes from the stages' own timings (reports/timings/), peak RSS
+of the whole process tree (DVC and the stage it runs) is sampled with psutil every 50 ms,
+test metrics come from metrics.json. Writes bench/results/pipeline-scale.json (one entry per
+size and sampler) and prints a table.
 """
 
 from __future__ import annotations
@@ -22,14 +21,17 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
-from regime import EVAL_USERS
-from scale import RSS
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench/results/pipeline-scale.json"
+SIZES = {"20k": (20_000, 10_000, 200_000), "200k": (200_000, 100_000, 2_000_000),
+         "1m": (1_000_000, 500_000, 10_000_000)}   # items, users, events
+EVAL_USERS = 20_000
 STAGES = ["source", "ingest", "validate", "split", "encode", "behaviour", "fuse", "cluster",
           "train", "index", "evaluate", "bundle", "report"]
 
@@ -43,8 +45,7 @@ def workspace(work: Path) -> None:
     shutil.copytree(ROOT / "esans", work / "esans", dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("__pycache__"))
     (work / "bench/results").mkdir(parents=True, exist_ok=True)
-    for f in (ROOT / "bench/results").glob("samplers-ml100k.*"):  # the report's declared deps
-        shutil.copy(f, work / "bench/results" / f.name)
+    shutil.copy(ROOT / "bench/results/map.json", work / "bench/results")  # the report's dep
     if (work / ".dvc").is_dir():
         return
     for cmd in (["git", "init", "-q"], ["git", "config", "user.email", "bench@esans"],
@@ -59,30 +60,27 @@ def _env() -> dict:
             "HF_HUB_OFFLINE": "1", "DO_NOT_TRACK": "1"}
 
 
-def catalogue(size: str, raw: Path) -> dict:
-    from regime import SIZES, STRUCTURE
-
-    from esans.data.synthetic_scale import ScaleParams, generate
-
-    info = raw / "generated.json"
-    if info.exists():
-        return json.loads(info.read_text())
-    n = SIZES[size]
-    sp = ScaleParams(**n, n_groups=max(2, n["n_items"] // 2000), **STRUCTURE, content="topics")
-    got = generate(sp, raw, 0)
-    info.write_text(json.dumps(got, default=str))
-    return got
+def peak_rss(pid: int, done: threading.Event, out: list[int]) -> None:
+    """The largest summed RSS of process ``pid`` and its descendants until ``done``."""
+    root = psutil.Process(pid)
+    while not done.is_set():
+        total = 0
+        try:
+            for p in [root, *root.children(recursive=True)]:
+                total += p.memory_info().rss
+        except psutil.Error:    # a process exited between the listing and the reading
+            pass
+        out[0] = max(out[0], total)
+        time.sleep(0.05)
 
 
 def run(size: str, sampler: str, epochs: int, threads: int) -> dict:
     work = ROOT / f"bench/.work/pipeline-{size}"
-    raw = ROOT / f"bench/.work/pipeline-{size}-raw"
     workspace(work)
-    gen = catalogue(size, raw)
-    n_items = gen.get("n_items")
-    sets = {"data.source": "files", "data.files.interactions": str(raw / "interactions"),
-            "data.files.items": str(raw / "items"), "cluster.n_l1": max(2, n_items // 2000),
-            "cluster.n_l2": 8, "train.sampler": sampler, "train.epochs": epochs,
+    n_items, n_users, n_events = SIZES[size]
+    sets = {"data.source": "scale", "data.scale.n_items": n_items,
+            "data.scale.n_users": n_users, "data.scale.n_events": n_events,
+            "train.sampler": sampler, "train.epochs": epochs,
             "train.patience": 2, "train.valid_users": 2000, "train.threads": threads}
     if size == "1m":  # what docs/scale.md advises at this size: sampled final metrics, IVF serving
         sets.update({"evaluate.users": EVAL_USERS, "index.serving": "ivf"})
@@ -93,9 +91,11 @@ def run(size: str, sampler: str, epochs: int, threads: int) -> dict:
     t0 = time.perf_counter()
     with open(log, "w") as fh:
         proc = subprocess.Popen(cmd, cwd=work, env=_env(), stdout=fh, stderr=subprocess.STDOUT)
-        rss = RSS(proc.pid, tree=True, every=0.05)
+        done, peak = threading.Event(), [0]
+        threading.Thread(target=peak_rss, args=(proc.pid, done, peak), daemon=True).start()
         rc = proc.wait()
-    wall, peak_gb = time.perf_counter() - t0, rss.peak() / 2 ** 30
+        done.set()
+    wall, peak_gb = time.perf_counter() - t0, peak[0] / 2 ** 30
     if rc != 0:
         raise SystemExit(f"dvc exp run failed (exit {rc}); see {log}")
     seconds = {}
@@ -104,9 +104,10 @@ def run(size: str, sampler: str, epochs: int, threads: int) -> dict:
         if f.exists():
             seconds[s] = round(json.loads(f.read_text()).get("seconds", 0.0), 1)
     metrics = json.loads((work / "metrics.json").read_text())
+    ingest = json.loads((work / "reports/ingest.json").read_text())
     return {"size": size, "sampler": sampler, "epochs": epochs, "threads": threads,
-            "n_items": n_items, "n_users": gen.get("n_users"),
-            "n_interactions": gen.get("n_interactions"),
+            "n_items": ingest["n_items"], "n_users": ingest.get("n_users"),
+            "n_interactions": ingest["n_interactions"],
             "eval_users": sets.get("evaluate.users", "all"), "wall_s": round(wall, 1),
             "peak_rss_gb": round(peak_gb, 2), "stage_s": seconds,
             # DVC itself and the stages that keep no timings (source, validate, report)

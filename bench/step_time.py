@@ -30,17 +30,17 @@ ROOT = Path(__file__).resolve().parents[1]
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=200)
-    ap.add_argument("--work", type=Path, default=ROOT / "bench/.work/ml100k")
+    ap.add_argument("--work", type=Path, help="a prepared project (default: the map's ml100k)")
     ap.add_argument("--threads", type=int, help="torch threads (default: train.threads)")
     ap.add_argument("--table", type=int, default=0, metavar="N",
                     help="also DNS and ESANS scoring candidates on a stale item table refreshed "
                          "every N steps (its refresh timed apart, amortised over N)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench/results/step-time.json")
     a = ap.parse_args()
-    import samplers
+    if a.work is None:
+        from map import prepare
 
-    if a.work.resolve() == ROOT / "bench/.work/ml100k":
-        samplers.enter(a.work)
+        a.work = prepare("ml100k")
     import torch
     from timing import alternating_step_times
 

@@ -4,8 +4,7 @@ Each arm gets its own model (same initial weights), optimisers, sampler and RNG;
 draws one batch and runs it through every arm, alternating the arms' order, so machine noise
 hits all of them alike. An arm with ``selection_table_every`` refreshes its stale item table
 outside the timed step; the refreshes are timed apart (``refresh_s``), for the caller to
-amortise over ``every`` steps. Used by step_time.py (ml100k), scale.py (1M items) and
-regime.py.
+amortise over ``every`` steps. Used by step_time.py.
 """
 
 from __future__ import annotations

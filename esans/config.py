@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
@@ -27,6 +29,23 @@ class SyntheticParams(_Strict):
     drift: float = Field(0.5, ge=0.0, le=1.0)
 
 
+class ScaleSourceParams(_Strict):
+    """A synthetic catalogue at any size, items with their own vectors and no text or images
+    (esans/data/synthetic_scale.py, docs/synthetic.md): what the scale benchmarks run on."""
+    n_items: int = Field(20_000, ge=100)
+    n_users: int = Field(10_000, ge=10)
+    n_events: int = Field(200_000, ge=1000)
+    items_per_group: int = Field(2000, ge=10)     # semantic groups = n_items / this
+    topics_per_group: int = Field(10, ge=1)
+    dim: int = Field(64, ge=2)
+    noise: float = Field(0.5, ge=0.0)
+    popularity_alpha: float = Field(0.9, ge=0.0)
+    topics_per_user: int = Field(8, ge=1)
+    drift: float = Field(0.3, ge=0.0, le=1.0)
+    group_spread: float = Field(0.0, ge=0.0, le=1.0)   # a user's tastes within one group
+    content: Literal["topics", "random"] = "topics"    # random: the no-structure control
+
+
 class MovielensParams(_Strict):
     path: str = "../shared/datasets/ml100k-multimodal"
 
@@ -43,8 +62,9 @@ class S3RecParams(_Strict):
 
 
 class DataParams(_Strict):
-    source: Literal["synthetic", "movielens", "files", "s3rec"] = "synthetic"
+    source: Literal["synthetic", "scale", "movielens", "files", "s3rec"] = "synthetic"
     synthetic: SyntheticParams = SyntheticParams()
+    scale: ScaleSourceParams = ScaleSourceParams()
     movielens: MovielensParams = MovielensParams()
     files: FilesParams = FilesParams()
     s3rec: S3RecParams = S3RecParams()
@@ -119,10 +139,20 @@ class FuseParams(_Strict):
 
 
 class ClusterParams(_Strict):
-    n_l1: int = Field(16, ge=2)
+    n_l1: Annotated[int, Field(ge=2)] | Literal["auto"] = "auto"
     n_l2: int = Field(8, ge=1)
     min_cluster_size: int = Field(5, ge=1)
     niter: int = Field(25, ge=1)
+
+    def level1(self, n_items: int) -> int:
+        """Level-1 clusters for a catalogue of ``n_items``: ``n_l1``, or with ``auto``
+        sqrt(n_items / 8), at least 16 (16 up to ~2,000 items, 39 at 12k, 354 at 1M: level-1
+        clusters of a few thousand items at scale), at most what ``min_cluster_size``
+        allows."""
+        if self.n_l1 != "auto":
+            return self.n_l1
+        return max(2, min(max(16, round(math.sqrt(n_items / 8))),
+                          n_items // self.min_cluster_size))
 
 
 @dataclass(frozen=True)
@@ -187,13 +217,12 @@ def resolve_sampler(t: "TrainParams", n_items: int) -> tuple["TrainParams", str]
         "EDIS on top (tied with the best on the smaller catalogue measured)")
 
 
-# Steps between refreshes of the stale selection table under selection_table_every: auto (the
-# value every selecting config of bench/regime.py uses; ~1 refresh an epoch on ml100k, ~16 at
-# 200k items)
+# Steps between refreshes of the stale selection table under selection_table_every: auto (~1
+# refresh an epoch on ml100k, ~16 at 200k items; docs/samplers.md)
 AUTO_TABLE_EVERY = 100
 
 
-# Knobs no longer offered: each was measured best nowhere (docs/regime.md keeps the results)
+# Knobs no longer offered: each was measured best nowhere (docs/samplers.md, docs/regime.md)
 # and is not one of the paper's switches. A params file or bundle that still names one at the
 # value every model now has loads as before; any other value is refused.
 REMOVED_TRAIN_KNOBS = {"hard_weight": 1.0, "edis_logq": "sources", "hard_anchor": "positive",

@@ -2,9 +2,9 @@
 
 A training step allocates and frees tensors whose sizes change every step (unique ids, sparse
 gradients, candidate scores) between small allocations that outlive it. glibc's main heap
-keeps the freed holes, cannot fit the next step's large blocks into them and grows at its top:
-at 200k items and 64 negatives a row, 100 uniform steps leave 2 GB of free heap beside 0.23 GB
-in use, and a 6-epoch run reached 12-13 GB of resident memory (``bench/train_memory.py``).
+keeps the freed holes, cannot fit the next step's large blocks into them and grows at its top,
+so a long run's resident memory grows many times beyond what it uses (measured:
+bench/results/train-memory.json).
 ``malloc_trim(0)`` returns the free pages inside the heap, not only at its top; the freed
 address range stays reserved and costs a page fault when reused, so call it every few dozen
 steps, not every step.

@@ -53,6 +53,14 @@ class ScaleParams:
         return self.n_groups * self.topics_per_group
 
 
+def from_params(p) -> ScaleParams:
+    """The generator's settings from the ``data.scale`` params block (``ScaleSourceParams``):
+    ``n_items / items_per_group`` semantic groups."""
+    fields = p.model_dump()
+    return ScaleParams(**{k: v for k, v in fields.items() if k != "items_per_group"},
+                       n_groups=max(2, p.n_items // p.items_per_group))
+
+
 def _normalise(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 

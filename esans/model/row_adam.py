@@ -5,7 +5,7 @@ same arithmetic, operation for operation, so results and checkpoints are interch
 differs in how the touched rows are read and written: ``index_select`` / ``index_add_`` on the
 gradient's row indices instead of ``sparse_mask`` and sparse-into-dense additions, which on
 CPU cost time proportional to the whole table (a 200k x 64 table: tens of ms a step, against
-a few here; `python bench/row_adam.py`).
+a few here; bench/results/row-adam.json).
 """
 
 from __future__ import annotations

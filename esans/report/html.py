@@ -1,6 +1,6 @@
 """A self-contained HTML report: every plot and poster is inlined as a PNG data URI.
 
-Sections: metrics (and the sampler benchmark when it ran), Recall/NDCG@K curves, training
+Sections: metrics (and the sampler map when it is published), Recall/NDCG@K curves, training
 curves, MSAC cluster sizes, a 2-D projection of the item vectors coloured by level-1 cluster,
 a negatives gallery (for a few items: poster and title beside the hard and easy negatives MSAC
 draws), data validation, per-stage reports and lineage.
@@ -69,24 +69,27 @@ def metrics_section(metrics: dict, sampler_choice: str | None = None) -> dict:
             "plot": _png(fig)}
 
 
-BENCH = Path("bench/results/samplers-ml100k")   # the sampler benchmark (.json, .png): deps
+MAP = Path("bench/results/map.json")   # the sampler map (bench/map.py): a declared dep
 
 
 def benchmark_section(root: Path) -> dict | None:
-    """The sampler benchmark's summary table (parsed from its JSON) and plot, if it ran."""
-    f = root / BENCH.with_suffix(".json")
+    """The sampler map's table, one row per (catalogue, budget, config), if it was
+    published: which sampler for which catalogue, tuned alike, with the paired test."""
+    f = root / MAP
     if not f.exists():
         return None
-    b = json.loads(f.read_text())
-    ks = ["recall@20", "recall@50", "recall@100", "recall@200", "ndcg@50"]
-    rows = [("sampler", *ks)]
-    for name, s in b.get("summary", {}).items():
-        rows.append((name, *(f"{s[k]['mean']:.4f} ± {s[k]['std']:.4f}" for k in ks)))
-    if b.get("ease"):
-        rows.append(("EASE (reference)", *(f"{b['ease'][k]:.4f}" for k in ks)))
-    png = root / BENCH.with_suffix(".png")
-    return {"dataset": b.get("dataset", ""), "seeds": b.get("seeds", ""), "rows": rows,
-            "plot": base64.b64encode(png.read_bytes()).decode() if png.exists() else None}
+    rows = [("catalogue", "items", "config", "lr", "temp.", "test recall@50", "seeds",
+             "x best", "paired p")]
+    for r in json.loads(f.read_text()):
+        rc = r["recall@50"]
+        sd = f" ± {rc['sd']:.4f}" if rc.get("sd") is not None else ""
+        p = r.get("p_vs_best")
+        rows.append((r["catalogue"], f"{r['n_items']:,}" if r.get("n_items") else "",
+                     r["config"] + (" (default)" if r.get("is_default") else ""),
+                     r["tuned"]["lr"], r["tuned"]["temperature"], f"{rc['mean']:.4f}{sd}",
+                     len(r["seeds"]), f"x{r['lift_vs_best']:.3f}",
+                     "best" if p is None else f"{p:.3f}"))
+    return {"source": str(MAP), "rows": rows}
 
 
 def training_section(reports: Path) -> str | None:

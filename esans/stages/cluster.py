@@ -13,14 +13,13 @@ from esans.io import atomic_dir, read_npy
 from esans.stages.common import ingested, write_report
 
 
-
 def cluster(p: Params) -> dict:
     from esans.cluster.msac import msac
 
     t0 = time.perf_counter()
     x = read_npy(paths.FUSE / "items.npy")
     c = p.cluster
-    cl = msac(x, c.n_l1, c.n_l2, c.min_cluster_size, c.niter, p.seed)
+    cl = msac(x, c.level1(len(x)), c.n_l2, c.min_cluster_size, c.niter, p.seed)
     items, _ = ingested()
     with atomic_dir(paths.CLUSTER) as out:
         pl.DataFrame({"item_id": items["item_id"], "l1": cl.l1, "l2": cl.l2}

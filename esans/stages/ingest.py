@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
 from pathlib import Path
 
@@ -18,7 +19,7 @@ log = logging.getLogger("esans")
 
 
 def ingest(p: Params) -> dict:
-    from esans.data import files, movielens, s3rec, synthetic
+    from esans.data import files, movielens, s3rec, synthetic, synthetic_scale
     from esans.data.ingest import normalise
 
     t0 = time.perf_counter()
@@ -40,6 +41,12 @@ def ingest(p: Params) -> dict:
                 (pl.lit(str(paths.INGEST) + "/") + pl.col("image_path")).alias("image_path"))
             inter, report = data.interactions, {"items": data.items.height}
             locate = lambda path: out / paths.INGEST_IMAGES.name / Path(path).name  # noqa: E731
+        elif src == "scale":
+            with tempfile.TemporaryDirectory(dir=out.parent) as raw:
+                scale = synthetic_scale.from_params(p.data.scale)
+                synthetic_scale.generate(scale, raw, p.seed)
+                items, inter, report = files.load(Path(raw) / "interactions",
+                                                  Path(raw) / "items")
         elif src == "movielens":
             items, inter, report = movielens.load(p.data.movielens.path)
         elif src == "s3rec":

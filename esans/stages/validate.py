@@ -40,10 +40,10 @@ def catalogue_minimums(p: Params, n_items: int, n_users: int) -> None:
     """The catalogue must be big enough for the configured clusters and negatives; one error
     naming the params keys otherwise (before any later stage publishes anything)."""
     c, t = p.cluster, p.train
-    rules = [
-        (c.n_l1 * c.min_cluster_size, f"cluster.n_l1 ({c.n_l1}) x cluster.min_cluster_size "
-                                      f"({c.min_cluster_size})"),
-    ]
+    n_l1 = c.level1(n_items)
+    shown = f"auto: {n_l1}" if c.n_l1 == "auto" else n_l1
+    rules = [(n_l1 * c.min_cluster_size,
+              f"cluster.n_l1 ({shown}) x cluster.min_cluster_size ({c.min_cluster_size})")]
     if t.traits.per_row == "m_c+m_o":
         rules.append((t.m_c + t.m_o + 1,
                       f"train.m_c ({t.m_c}) + train.m_o ({t.m_o}) + the positive"))

@@ -51,10 +51,12 @@ def test_report_images_and_metrics(built_project):
     assert doc.cards.count("card easy") == 3 * doc.cards.count("card positive")
     # lineage from declared inputs only: the params the run used, the source's fingerprint
     assert "Lineage" in page and "data source" in page and "train:" in page
-    # the sampler benchmark, parsed from its JSON (a declared dep), one row per config
-    bench = json.loads((p / "bench/results/samplers-ml100k.json").read_text())
-    for name in bench["summary"]:
-        assert f"<td>{name}</td>" in page.replace("&amp;", "&").replace("&#x27;", "'"), name
+    # the sampler map, parsed from its JSON (a declared dep), one row per (catalogue, config)
+    text = page.replace("&amp;", "&").replace("&#x27;", "'")
+    for row in json.loads((p / "bench/results/map.json").read_text()):
+        shown = row["config"] + (" (default)" if row["is_default"] else "")
+        cells = f"<td>{row['catalogue']}</td><td>{row['n_items']:,}</td><td>{shown}</td>"
+        assert cells in text, cells
     # the validation section links the great-expectations Data Docs, which exist
     assert 'href="data_docs/index.html"' in page
     assert (p / "reports/data_docs/index.html").stat().st_size > 1000

@@ -136,6 +136,8 @@ def _undeclared_reads(name: str, files: set[str], ws: Path) -> list[str]:
 READ_ELSEWHERE = {
     **{f"encode.dask.{k}": "flows/encode.py" for k in ("address", "shards", "workers")},
     **{f"index.{k}": "esans/stages/index.py" for k in ("nlist", "nprobe")},  # serving: ivf
+    **{f"data.scale.{k}": "esans/data/synthetic_scale.py"                   # source: scale
+       for k in config.ScaleSourceParams.model_fields},
     **{f"promote.{k}": "esans/cli.py"
        for k in ("compare_last", "keep", "max_recall_drop", "metric")},      # esans promote
 }

@@ -135,3 +135,13 @@ def test_validate_numbers_rows_as_ingest_does_in_parquet_and_multi_line_csv(tmp_
         p = Params.model_validate({"data": {"source": "files", "files": {
             "items": str(tmp_path / items), "interactions": str(tmp_path / "i.csv")}}})
         assert _source_rows(p, {"table": "items", "rows": [2]}, inter)[1] == want, items
+
+
+def test_auto_level1_count_grows_with_the_catalogue_and_fits_small_ones():
+    c = Params().cluster
+    assert c.n_l1 == "auto"
+    assert [c.level1(n) for n in (1682, 2000, 12_101, 1_000_000)] == [16, 16, 39, 354]
+    assert c.level1(40) == 8                      # at most items / min_cluster_size
+    assert Params.model_validate({"cluster": {"n_l1": 7}}).cluster.level1(10**6) == 7
+    with pytest.raises(EsansError, match=r"cluster.n_l1 \(auto: 2\) x cluster.min_cl"):
+        catalogue_minimums(Params(), n_items=4, n_users=50)

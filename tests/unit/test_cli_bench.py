@@ -20,8 +20,8 @@ def test_lists_the_projects_benchmarks():
     names = {ln.split()[0] for ln in lines[1:] if ln.strip()}
     runnable = {f.stem for f in (ROOT / "bench").glob("*.py")
                 if '__name__ == "__main__"' in f.read_text()}
-    assert names == runnable and "regime" in names and "timing" not in names
-    assert any(ln.startswith("regime") and "Where does ESANS pay?" in ln for ln in lines)
+    assert names == runnable and "map" in names and "timing" not in names
+    assert any(ln.startswith("map") and "Which sampler for which catalogue" in ln for ln in lines)
 
 
 def test_runs_one_with_its_own_options_and_exit_code(tmp_path):
@@ -45,4 +45,4 @@ def test_an_unknown_benchmark_is_one_error_line(tmp_path):
     out = _esans("nosuch", cwd=ROOT)
     assert out.returncode == 2
     err = [ln for ln in out.stderr.splitlines() if ln.strip()]
-    assert len(err) == 1 and err[0].startswith("esans: error:") and "regime" in err[0]
+    assert len(err) == 1 and err[0].startswith("esans: error:") and "map" in err[0]

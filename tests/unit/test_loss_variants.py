@@ -1,4 +1,4 @@
-"""The loss variants of the regime study: logQ consistency, hardness weighting, EDIS log q,
+"""The loss variants: logQ consistency, hardness weighting, EDIS log q,
 and hard negatives added to a shared mixed pool."""
 
 import math

@@ -57,3 +57,16 @@ def test_a_config_not_fully_tuned_is_not_summarised():
     rows = [_row("dns", s, 0, 0.1, 0.1) for s in grid[:5]]
     assert study.chosen(rows, "beauty", 8, "dns") is None
     assert study.summarise(rows) == []
+
+
+def test_generated_catalogues_are_the_scale_source_under_the_pipelines_own_cluster_rule():
+    from esans.config import Params
+
+    data, real = study.catalogue_params("synth-20k:0.6")
+    p = Params.model_validate(data)
+    assert not real and p.data.source == "scale" and p.data.scale.group_spread == 0.6
+    assert p.data.scale.n_items == 20_000 and p.cluster.n_l1 == "auto"   # never the truth
+    assert study.catalogue_params("synth-200k")[0]["data"]["scale"]["group_spread"] == 0
+    assert study.catalogue_params("beauty")[1]
+    with pytest.raises(SystemExit, match="unknown catalogue 'synth-3k'"):
+        study.catalogue_params("synth-3k")

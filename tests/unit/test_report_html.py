@@ -55,7 +55,7 @@ def test_user_data_is_escaped_and_numbers_exact():
     metrics = _metrics()
     assert {k: float(v) for k, v in doc.cells.items()} == {
         f"{s}.{k}": v for s in ("test", "valid") for k, v in metrics[s].items() if "@" in k}
-    assert "Sampler benchmark" not in page and "Data validation" not in page
+    assert "Which sampler for which catalogue" not in page and "Data validation" not in page
 
 
 def test_a_missing_field_is_an_error_not_a_blank():

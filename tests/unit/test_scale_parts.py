@@ -88,17 +88,50 @@ def test_ivf_probing_every_list_is_exact():
 
 
 @pytest.mark.slow
-def test_scale_bench_runs_end_to_end_at_small_size(tmp_path):
-    out = tmp_path / "scale.json"
-    subprocess.run([sys.executable, str(ROOT / "bench/scale.py"), "--items", "20000",
-                    "--users", "3000", "--events", "150000", "--n-l1", "32", "--nlist", "64",
-                    "--rate-steps", "10", "--valid-users", "300", "--eval-users", "500",
-                    "--ann-queries", "200", "--work", str(tmp_path / "w"), "--out", str(out)],
-                   check=True, capture_output=True, timeout=600)
-    r = json.loads(out.read_text())
-    assert list(r["stages"]) == ["generate", "load_split", "cluster", "train_rate",
-                                 "train_epoch", "index", "evaluate"]
-    assert r["stages"]["train_epoch"]["events"] == r["stages"]["load_split"]["train"]
-    assert r["stages"]["index"]["ivf"]["nprobe=128"]["recall@200_vs_exact"] == 1.0  # 64 lists
-    assert r["stages"]["evaluate"]["recall@200"] > r["stages"]["evaluate"]["recall@20"] > 0
-    assert all(s["peak_rss_gb"] > 0 for s in r["stages"].values())
+def test_the_scale_source_ingests_a_generated_catalogue_with_its_own_vectors(tmp_path,
+                                                                             monkeypatch):
+    from esans.config import Params
+    from esans.stages.ingest import ingest
+
+    p = Params.model_validate({"data": {"source": "scale", "scale": {
+        "n_items": 1200, "n_users": 300, "n_events": 6000, "items_per_group": 400,
+        "topics_per_group": 3, "dim": 8}}})
+    monkeypatch.chdir(tmp_path)
+    report = ingest(p)
+    assert report["source"] == "scale" and report["provided_vector_dim"] == 8
+    items = pl.read_parquet(tmp_path / "data/ingest/items.parquet")
+    assert items.height == report["n_items"] == 1200
+    assert items["text"].is_null().all() and items["label"].n_unique() == 9   # 3 groups x 3
+    vectors = np.load(tmp_path / "data/ingest/vectors.npy")
+    assert vectors.shape == (1200, 8)
+    # same label, closer vectors: the content the clusters should find is there
+    lab = items["label"].to_numpy()
+    sim = vectors @ vectors.T
+    same = lab[:, None] == lab[None, :]
+    assert sim[same].mean() > sim[~same].mean() + 0.2
+    inter = pl.read_parquet(tmp_path / "data/ingest/interactions.parquet")
+    assert inter.height == report["n_interactions"] and inter["user_id"].n_unique() <= 300
+    assert not any(tmp_path.joinpath("data").glob("tmp*"))    # the generated parts are gone
+
+
+def test_control_keeps_behaviour_and_popularity_but_not_content(tmp_path):
+    kw = dict(n_items=2000, n_users=400, n_events=8000, n_groups=2, dim=16, drift=0.3)
+    generate(ScaleParams(**kw), tmp_path / "s", seed=3)
+    generate(ScaleParams(**kw, content="random"), tmp_path / "c", seed=3)
+
+    def read(d, what):
+        return pl.concat([pl.read_parquet(f) for f in sorted((d / what).glob("*.parquet"))])
+
+    assert read(tmp_path / "s", "interactions").equals(read(tmp_path / "c", "interactions"))
+    s, c = read(tmp_path / "s", "items"), read(tmp_path / "c", "items")
+    assert s["label"].equals(c["label"])                      # the behaviour topic
+    topic = s["label"].str.replace("topic", "").cast(pl.Int64).to_numpy()
+
+    def topic_separation(vec):  # mean cosine within a topic minus across topics
+        v = np.asarray(vec.to_list(), np.float32)
+        same = topic[:, None] == topic[None, :]
+        cos = v @ v.T
+        return cos[same].mean() - cos[~same].mean()
+
+    assert topic_separation(s["vector"]) > 0.3               # content shows the topic
+    assert abs(topic_separation(c["vector"])) < 0.05         # the control's does not
