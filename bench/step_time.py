@@ -4,7 +4,7 @@
     python bench/step_time.py --work bench/.work/pipeline-1m --steps 60 \
         --out bench/results/step-time-1m.json                         # 1M (pipeline_scale.py)
 
-Every arm trains on the same number of real negatives (m_c + m_o = 7); ESANS adds EDIS's
+Every arm trains on the same number of real negatives (n_negatives = 7); ESANS adds EDIS's
 (m_o+2)(m_o-1)/2 = 14 virtual negatives. Arms: uniform, MSAC without EDIS and the paper's
 ESANS (one draw per slot), DNS (keeps the model's top 7 of 4 x 7 uniform candidates) and the
 project's ESANS (keeps the model's top of 4 MSAC candidates per slot: the same 28 scored), and
@@ -51,20 +51,19 @@ def main() -> None:
     p = load_params(a.work / "params.yaml")
     project = load_params(ROOT / "params.yaml").train   # this project's ESANS settings
     base = p.train.model_copy(update={"sampler": "esans",
-                                      "hard_candidates": project.hard_candidates,
-                                      "easy_candidates": project.easy_candidates,
+                                      "candidates": project.candidates,
                                       "selection_table_every": 0,   # --table adds stale arms
                                       "threads": a.threads or p.train.threads})
     data = load_train_data(a.work, p.model_copy(update={"train": base}))
     torch.set_num_threads(base.threads)
-    n, paper = base.m_c + base.m_o, {"hard_candidates": 1, "easy_candidates": 1}
+    n, paper = base.n_negatives, {"candidates": 1}
     arms = {"uniform": base.model_copy(update={"sampler": "uniform", "edis": False,
                                                "n_negatives": n}),
             "msac (no EDIS)": base.model_copy(update={"sampler": "msac", "edis": False,
                                                       **paper}),
             "esans (paper)": base.model_copy(update=paper),
             "dns": base.model_copy(update={"sampler": "dns", "n_negatives": n,
-                                           "pool_size": 4 * n}),
+                                           "candidates": 4}),
             # the industry reference: B in-batch + mns_uniform shared negatives a row
             "mixed": base.model_copy(update={"sampler": "mixed", "edis": False}),
             "esans": base}
@@ -86,8 +85,7 @@ def main() -> None:
               "real_negatives": 7, "virtual_negatives": (base.m_o + 2) * (base.m_o - 1) // 2,
               "median_step_ms": med,
               "median_sample_ms": {n: float(np.median(t)) * 1000 for n, t in sample.items()},
-              "candidates_per_slot": {"hard": base.hard_candidates,
-                                      "easy": base.easy_candidates},
+              "candidates_per_slot": base.candidates,
               "ratio_to_uniform": {n: med[n] / med["uniform"] for n in med},
               "ratio_esans_to_uniform": med["esans"] / med["uniform"],
               "ratio_esans_paper_to_uniform": med["esans (paper)"] / med["uniform"],

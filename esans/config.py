@@ -161,7 +161,7 @@ class SamplerTraits:
     (the one place these are decided; ``esans.trainer.build_sampler`` builds each by name)."""
     clusters: bool = False   # draws from MSAC's clusters (needs data/cluster)
     hard: bool = False       # draws hard negatives (train.hard_* apply)
-    logq: bool = False       # a known log q per id: can sit on a mixed pool (train.pool)
+    logq: bool = False       # a known log q per id (per-row proposals)
     edis: bool = False       # EDIS virtual negatives always on (train.edis adds them to others)
     selects: bool = False    # always keeps a model-chosen subset of its candidates (hard
     #                          samplers do too with more than one candidate a slot)
@@ -172,8 +172,8 @@ class SamplerTraits:
 
 
 SAMPLERS: dict[str, SamplerTraits] = {
-    "esans": SamplerTraits(clusters=True, hard=True, logq=True, edis=True, per_row="m_c+m_o"),
-    "msac": SamplerTraits(clusters=True, hard=True, logq=True, per_row="m_c+m_o"),
+    "esans": SamplerTraits(clusters=True, hard=True, logq=True, edis=True),
+    "msac": SamplerTraits(clusters=True, hard=True, logq=True),
     "uniform": SamplerTraits(logq=True),
     "popularity": SamplerTraits(logq=True),
     "inbatch": SamplerTraits(per_row=None, batch_pool=True),
@@ -182,7 +182,7 @@ SAMPLERS: dict[str, SamplerTraits] = {
     "mixgcf": SamplerTraits(selects=True),
     "full": SamplerTraits(per_row=None, sampled=False),
     # the rule below: esans's traits (its other branch, mixed, takes no per-row knobs)
-    "auto": SamplerTraits(clusters=True, hard=True, logq=True, edis=True, per_row="m_c+m_o"),
+    "auto": SamplerTraits(clusters=True, hard=True, logq=True, edis=True),
 }
 Sampler = Literal[tuple(SAMPLERS)]  # type: ignore[valid-type]
 
@@ -197,7 +197,7 @@ def samplers_with(trait: str, sep: str = ", ") -> str:
 # measured catalogues straddle it: 1,682 items, ESANS ties the best; 12,101, the pool wins).
 AUTO_LARGE_ITEMS = 10_000
 AUTO_SMALL = {"sampler": "esans"}
-AUTO_LARGE = {"sampler": "mixed", "edis": False, "exclude_own_l2": "auto", "pool": "none",
+AUTO_LARGE = {"sampler": "mixed", "edis": False, "exclude_own_l2": "auto",
               "selection_table_every": 0, "selection_table_writeback": False}
 
 
@@ -213,7 +213,7 @@ def resolve_sampler(t: "TrainParams", n_items: int) -> tuple["TrainParams", str]
             "of that size, per-row samplers behind it)")
     return t.model_copy(update=AUTO_SMALL), (
         f"auto: esans, the project's ESANS, for {n_items:,} items (< {AUTO_LARGE_ITEMS:,}): "
-        f"MSAC's strata, the model keeping its hardest of {t.hard_candidates} draws a slot, "
+        f"MSAC's strata, the model keeping its hardest of {t.candidates} draws a slot, "
         "EDIS on top (tied with the best on the smaller catalogue measured)")
 
 
@@ -226,7 +226,47 @@ AUTO_TABLE_EVERY = 100
 # and is not one of the paper's switches. A params file or bundle that still names one at the
 # value every model now has loads as before; any other value is refused.
 REMOVED_TRAIN_KNOBS = {"hard_weight": 1.0, "edis_logq": "sources", "hard_anchor": "positive",
-                       "easy_temperature": 1.0}
+                       "easy_temperature": 1.0, "pool": "none"}
+
+
+def _migrate(data: dict) -> dict:
+    """Train params as an earlier params file or bundle spelt them, in today's knobs: the
+    per-row budget in one key (``n_negatives``; MSAC's easy count was ``m_o``), the candidates
+    a kept negative is chosen from in one (``candidates``; was ``pool_size`` for dns/mixgcf,
+    ``hard_candidates``/``easy_candidates`` for esans/msac), EDIS's sources by rule (was
+    ``edis_sources``). Every model trained before loads as the same model; a spelling with
+    no equal today is refused with its key."""
+    data = dict(data)
+    sampler = data.get("sampler", "auto")
+    msac = sampler in ("esans", "msac", "auto")
+    old_m_o = data.get("m_o", 5)
+    if "m_o" in data:
+        m_o = data.pop("m_o")
+        if msac:
+            data["n_negatives"] = data.get("m_c", 2) + m_o
+    named = [key for key in ("hard_candidates", "easy_candidates") if key in data]
+    if named:
+        k = {data.pop("hard_candidates", 4), data.pop("easy_candidates", 4)}
+        if not msac and k != {4}:
+            raise ValueError(f"train.{named[0]}: only {samplers_with('hard', '/')} draw hard "
+                             f"negatives, not {sampler} (the key is train.candidates now)")
+        if len(k) > 1:
+            raise ValueError(f"train.hard_candidates / easy_candidates: {sorted(k)} differ; "
+                             "one count for both is offered now: set train.candidates")
+        if msac:
+            data["candidates"] = k.pop()
+    if "pool_size" in data:
+        pool = data.pop("pool_size")
+        if sampler in ("dns", "mixgcf"):
+            data["candidates"] = max(1, round(pool / data.get("n_negatives", 7)))
+    if "edis_sources" in data:
+        mixed_before = data.pop("edis_sources") or old_m_o
+        now = data.get("n_negatives", 7) - (data.get("m_c", 2) if msac else 0)
+        edis_on = sampler in ("esans", "auto") or (data.get("edis") and sampler != "full")
+        if edis_on and mixed_before != now:
+            raise ValueError(f"train.edis_sources: {mixed_before} is no longer offered; EDIS "
+                             "mixes MSAC's easy negatives, or every real one of other samplers")
+    return data
 
 
 class TrainParams(_Strict):
@@ -243,29 +283,25 @@ class TrainParams(_Strict):
     temperature: float = Field(0.07, gt=0)
     history_len: int = Field(50, ge=1)
     patience: int = Field(4, ge=1)
-    m_c: int = Field(2, ge=0)
-    m_o: int = Field(5, ge=2)
+    # Real negatives a row, for every per-row sampler; MSAC's (esans, msac) are m_c hard ones
+    # and n_negatives - m_c easy ones (m_o, which EDIS mixes).
     n_negatives: int = Field(7, ge=1)
-    pool_size: int = Field(32, ge=1)
-    mns_uniform: int = Field(512, ge=1)
-    edis_lambda: float = Field(0.1, ge=-1, le=1)
-    # EDIS mixes the last ``edis_sources`` real negatives (0: the m_o easy ones, the paper).
-    edis_sources: int = Field(0, ge=0)
-    # The project's ESANS: MSAC draws k candidates per hard slot
-    # (same level-1 cluster, not the positive's level-2) and per easy slot (other level-1
-    # clusters), and the current model keeps its highest-scoring ones: DNS over MSAC's
-    # stratified pool, EDIS mixing the kept easy ones. 1 and 1: the paper's ESANS (one random
+    m_c: int = Field(2, ge=0)
+    # The candidates each kept negative is chosen from by the current model: DNS and MixGCF
+    # score candidates x n_negatives uniform draws; the project's ESANS draws that many per
+    # MSAC slot (hard: same level-1 cluster, not the positive's level-2; easy: other level-1
+    # clusters) and keeps the highest-scoring ones. 1 for esans/msac: the paper (one random
     # draw per slot).
-    hard_candidates: int = Field(4, ge=1, le=64)
-    easy_candidates: int = Field(4, ge=1, le=64)
+    candidates: int = Field(4, ge=1, le=64)
+    mns_uniform: int = Field(512, ge=1)
+    # EDIS extrapolation: mixing weights (1 + l) w - l / m. EDIS mixes MSAC's easy negatives
+    # (the paper), every real negative of other samplers.
+    edis_lambda: float = Field(0.1, ge=-1, le=1)
     # Never keep a negative from the positive's own level-2 MSAC cluster (likely false
     # negatives). auto: on for msac/esans (the paper's rule; false there is an ablation: hard
     # negatives from all of the level-1 cluster), off for the others; true on uniform,
     # popularity, dns or mixgcf masks such draws out of the loss (and out of DNS's choice).
     exclude_own_l2: bool | Literal["auto"] = "auto"
-    # "mixed": a shared in-batch + ``mns_uniform`` uniform pool under every row's own
-    # negatives (industrial practice: hard negatives *added* to a large corrected pool).
-    pool: Literal["none", "mixed"] = "none"
     # Hard selection (dns, mixgcf; esans/msac at more than one candidate a slot) scores its
     # candidates against a table of every item's vector recomputed every this many steps,
     # without gradient (ANCE-style staleness; a refresh is one forward of the catalogue),
@@ -300,9 +336,26 @@ class TrainParams(_Strict):
             for key, only in REMOVED_TRAIN_KNOBS.items():
                 if key in data and data[key] != only:
                     raise ValueError(f"train.{key}: {data[key]!r} is no longer offered (only "
-                                     f"{only!r}; measured in docs/regime.md): delete the key")
-            data = {k: v for k, v in data.items() if k not in REMOVED_TRAIN_KNOBS}
+                                     f"{only!r}; measured in docs/study.md, docs/regime.md): "
+                                     "delete the key")
+            data = _migrate({k: v for k, v in data.items() if k not in REMOVED_TRAIN_KNOBS})
         return data
+
+    @property
+    def m_o(self) -> int:
+        """MSAC's easy negatives a row: the budget's share that is not hard."""
+        return self.n_negatives - self.m_c
+
+    @property
+    def pool_size(self) -> int:
+        """The uniform candidates DNS and MixGCF score a row."""
+        return self.candidates * self.n_negatives
+
+    @property
+    def edis_sources(self) -> int:
+        """The real negatives EDIS mixes (the last ones of a row): MSAC's easy ones, or every
+        real one of another sampler."""
+        return self.m_o if self.traits.hard else self.n_negatives
 
     @property
     def traits(self) -> SamplerTraits:
@@ -334,8 +387,7 @@ class TrainParams(_Strict):
     def selects(self) -> bool:
         """Whether the model chooses which drawn candidates are kept (dns, mixgcf; esans/msac
         with more than one candidate a slot), which a stale selection table can serve."""
-        return self.traits.selects or (
-            self.traits.hard and (self.hard_candidates > 1 or self.easy_candidates > 1))
+        return self.traits.selects or (self.traits.hard and self.candidates > 1)
 
 
 class IndexParams(_Strict):
@@ -388,9 +440,6 @@ class Params(_Strict):
         if len(set(self.evaluate.ks)) != len(self.evaluate.ks):
             raise ValueError(f"evaluate.ks: {self.evaluate.ks} repeats a K")
         t = self.train
-        if t.pool != "none" and not t.traits.logq:
-            raise ValueError(f"train.pool: {t.pool} needs a sampler with a tractable log q "
-                             f"({samplers_with('logq')}), not {t.sampler}")
         if t.edis and not t.traits.sampled:
             raise ValueError("train.edis: EDIS mixes sampled negatives; the full softmax "
                              "(train.sampler: full) has none")
@@ -402,15 +451,15 @@ class Params(_Strict):
             raise ValueError(f"train.exclude_own_l2: true needs a per-row sampler (esans, msac, "
                              f"uniform, popularity, dns, mixgcf); {t.sampler} has no per-row "
                              "negatives to mask")
-        for key in ("hard_candidates", "easy_candidates"):
-            if getattr(t, key) != TrainParams.model_fields[key].default and not t.traits.hard:
-                raise ValueError(f"train.{key}: only {samplers_with('hard', '/')} draw "
-                                 f"hard negatives, not {t.sampler}")
+        if t.traits.hard and t.m_o < 2:
+            raise ValueError(f"train.n_negatives: {t.n_negatives} leaves {t.m_o} easy "
+                             f"negative(s) after train.m_c ({t.m_c}); MSAC needs at least 2 "
+                             "(EDIS mixes them)")
         if t.selection_table_every not in (0, "auto") and not t.selects:
             raise ValueError(f"train.selection_table_every: {t.selection_table_every} needs a "
                              f"hard selection ({samplers_with('selects')}, or "
-                             f"{samplers_with('hard', '/')} with hard_candidates or "
-                             f"easy_candidates > 1); {t.sampler} keeps every draw")
+                             f"{samplers_with('hard', '/')} with candidates > 1); "
+                             f"{t.sampler} keeps every draw")
         if t.selection_table_writeback and not t.table_every:
             raise ValueError("train.selection_table_writeback: true needs a stale selection "
                              "table (train.selection_table_every > 0, or auto where the "

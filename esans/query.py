@@ -164,7 +164,7 @@ class Server:
             kept = ids[sel.keep[0]]
         mixes = []
         if t.uses_edis and (select is None or u >= 0):   # mixes of what the row keeps
-            n_src = min(t.edis_sources or t.m_o,
+            n_src = min(t.edis_sources,
                         len(kept) if neg.n_easy is None else neg.n_easy)   # edis.sources
             src_ids = kept[len(kept) - n_src:]
             src = torch.from_numpy(self.item_vectors[src_ids.numpy()]).unsqueeze(0)

@@ -101,9 +101,9 @@ def _base_sampler(p: TrainParams, data: TrainData,
             if data.l1 is None:
                 raise ValueError("the msac/esans samplers need cluster assignments")
             return MSACSampler(data.l1, data.l2, data.centroids1, p.m_c, p.m_o,
-                               seen=seen, hard_candidates=p.hard_candidates,
+                               seen=seen, hard_candidates=p.candidates,
                                exclude_own_l2=p.excludes_own_l2,
-                               easy_candidates=p.easy_candidates)
+                               easy_candidates=p.candidates)
         case "full":
             return None
     raise ValueError(f"unknown sampler {p.sampler!r}")
@@ -139,14 +139,6 @@ def valid_recall(model: TwoTower, data: TrainData, train_hist: Histories,
     return m[f"recall@{k}"]
 
 
-def build_pool(p: TrainParams, data: TrainData) -> MixedSampler | None:
-    """The shared in-batch + uniform pool that ``train.pool: mixed`` adds under every row's
-    own negatives (None otherwise)."""
-    if p.pool != "mixed":
-        return None
-    return MixedSampler(np.bincount(data.train_items, minlength=data.n_items), p.mns_uniform)
-
-
 def selector(sampler: Sampler) -> Callable | None:
     """The sampler's hard selection (``select``), None where it keeps every draw: samplers
     without one, and those that say so (``selects`` False: MSAC at one candidate a slot)."""
@@ -163,13 +155,12 @@ def stale_table(p: TrainParams, sampler: Sampler | None) -> StaleItemTable | Non
 
 def batch_loss(model: TwoTower, p: TrainParams, sampler: Sampler | None, seen: SeenItems,
                u: torch.Tensor, i: torch.Tensor, h: torch.Tensor, gen: torch.Generator,
-               heldout: SeenItems | None = None, pool: MixedSampler | None = None,
+               heldout: SeenItems | None = None,
                table: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
     """The loss of one batch: users ``u`` (B,), positives ``i`` (B,), histories ``h`` (B, L).
 
     Real negatives from ``sampler`` (None: full softmax), kept by its ``select`` where it has
-    one; EDIS virtual negatives when ``p.uses_edis``; a shared mixed ``pool`` added under them
-    (logQ then uses both proposals' expected counts). Negatives equal to the positive, in the
+    one; EDIS virtual negatives when ``p.uses_edis``. Negatives equal to the positive, in the
     user's train items or masked by the sampler stay out of the softmax. ``table`` (n_items,
     d), no gradient: a stale vector of every item (``StaleItemTable``) that the selection
     scores candidates with instead of the current tower. ``p`` is resolved
@@ -180,13 +171,13 @@ def batch_loss(model: TwoTower, p: TrainParams, sampler: Sampler | None, seen: S
         allv = model.all_items()                                            # (N, d)
         uv = model.users(u, h, allv[h.clamp(min=0)])
         return full_softmax(uv, allv, i, p.temperature), info
-    neg, shared = _draw(sampler, pool, u, i, gen, heldout, info)
+    neg = _draw(sampler, u, i, gen, heldout, info)
     select = selector(sampler)                                              # dns, mixgcf, msac
     # With sparse id rows (large catalogues) or a stale table, the candidates are scored
     # without autograd and only the kept ones go through the item tower with gradient (a
     # second, smaller call); with dense ids the batch's one tower pass already holds most.
     two_pass = select is not None and (model.item_id.sparse or table is not None)
-    t = _Tower(model, u, i, h, neg, shared, graph_candidates=not two_pass)
+    t = _Tower(model, u, i, h, neg, graph_candidates=not two_pass)
     hit = (neg.ids == i.unsqueeze(1)) | (                                   # (B, m)
         neg.seen if neg.seen is not None else seen.contains(u, neg.ids))
     if neg.masked is not None:
@@ -203,24 +194,18 @@ def batch_loss(model: TwoTower, p: TrainParams, sampler: Sampler | None, seen: S
     if mix is not None:                                                     # mixgcf
         nv = mix * t.iv.unsqueeze(1) + (1 - mix) * nv
     neg_score = scores(t.uv, nv)                                            # (B, m')
-    n_real = neg_score.shape[1]
     if p.uses_edis:  # virtual negatives, scored as the same mix of their sources' scores
         neg_score, log_q, hit = _with_edis(p, neg.n_easy, neg_score, log_q, hit, gen)
-    if shared is not None:
-        neg_score, log_q, hit = _with_pool(sampler, pool, shared, t, u, i, ids, n_real,
-                                           neg_score, log_q, hit, seen)
     loss = sampled_softmax_logits((t.uv * t.iv).sum(-1), neg_score, log_q, p.temperature,
                                   hit, p.logq_correction)
     return loss, info
 
 
-def _draw(sampler: Sampler, pool: MixedSampler | None, u, i, gen, heldout: SeenItems | None,
-          info: dict):
-    """The row's real negatives and the shared pool's; counts false negatives into
-    ``info`` (diagnostics only: held-out items drawn as negatives)."""
+def _draw(sampler: Sampler, u, i, gen, heldout: SeenItems | None, info: dict):
+    """The row's real negatives; counts false negatives into ``info`` (diagnostics only:
+    held-out items drawn as negatives)."""
     t0 = time.perf_counter()
     neg = sampler.sample(u, i, gen)                                         # ids (B, m)
-    shared = pool.sample(u, i, gen) if pool is not None else None           # ids (B, P)
     info["sample_s"] = time.perf_counter() - t0
     if heldout is not None:
         future = heldout.contains(u, neg.ids)
@@ -228,24 +213,22 @@ def _draw(sampler: Sampler, pool: MixedSampler | None, u, i, gen, heldout: SeenI
         if neg.hard is not None:
             info["fn_hard_hits"] = int((future & neg.hard).sum())
             info["n_hard"] = int(neg.hard.sum())
-    return neg, shared
+    return neg
 
 
 class _Tower:
     """One pass of the item tower over everything the batch needs (positives, history
-    items, candidates unless they are scored apart, the shared pool); each part looks its
+    items, candidates unless they are scored apart); each part looks its
     rows up in it (backward: an index_add into one tensor, not a zero gradient per slice)."""
 
-    def __init__(self, model: TwoTower, u, i, h, neg, shared, graph_candidates: bool) -> None:
+    def __init__(self, model: TwoTower, u, i, h, neg, graph_candidates: bool) -> None:
         b, self.m = neg.ids.shape
         cand = neg.ids[0] if neg.shared else neg.ids.reshape(-1)            # shared: (m,)
         graph = cand if graph_candidates else cand[:0]
-        extra = shared.ids[0] if shared is not None else cand[:0]           # (P,)
-        self.uniq, inv = torch.unique(torch.cat([i, graph, extra, h.clamp(min=0).reshape(-1)]),
+        self.uniq, inv = torch.unique(torch.cat([i, graph, h.clamp(min=0).reshape(-1)]),
                                       return_inverse=True)
         self.vecs = model.item_vectors(self.uniq)
-        self.inv_i, self.inv_n, self.inv_p, inv_h = inv.split(
-            [b, len(graph), len(extra), h.numel()])
+        self.inv_i, self.inv_n, inv_h = inv.split([b, len(graph), h.numel()])
         self.iv = self.vecs.index_select(0, self.inv_i)                     # (B, d)
         self.uv = model.users(u, h, self.vecs.index_select(0, inv_h).view(b, h.shape[1], -1))
         self.model, self.neg, self.b = model, neg, b
@@ -286,24 +269,10 @@ def _write_back(table: torch.Tensor, t: _Tower, ids, nv, two_pass: bool) -> None
 
 def _with_edis(p: TrainParams, n_easy, neg_score, log_q, hit, gen):
     """EDIS's virtual negatives appended: scored as the same mix of their sources' scores."""
-    src_s, src_q = edis.sources(neg_score, log_q, n_easy, p.edis_sources or p.m_o)
+    src_s, src_q = edis.sources(neg_score, log_q, n_easy, p.edis_sources)
     vs, vq = edis.mix_scores(src_s, src_q, p.edis_lambda, gen)              # (B, V)
     return (torch.cat([neg_score, vs], 1), torch.cat([log_q, vq], 1),
             torch.cat([hit, torch.zeros(vq.shape, dtype=torch.bool)], 1))
-
-
-def _with_pool(sampler, pool, shared, t: _Tower, u, i, ids, n_real, neg_score, log_q, hit,
-               seen):
-    """The shared pool's negatives appended; one sample from two independent proposals: an
-    id's expected count is the sum of both."""
-    b = len(u)
-    log_q = torch.cat([torch.logaddexp(log_q[:, :n_real], pool.log_q(ids, b)),
-                       log_q[:, n_real:]], 1)
-    pool_ids = shared.ids                                                   # (B, P)
-    pool_q = torch.logaddexp(shared.log_q, sampler.log_q(i, pool_ids))
-    neg_score = torch.cat([neg_score, t.uv @ t.vecs.index_select(0, t.inv_p).T], 1)
-    return (neg_score, torch.cat([log_q, pool_q], 1),
-            torch.cat([hit, (pool_ids == i.unsqueeze(1)) | seen.contains(u, pool_ids)], 1))
 
 
 def uses_sparse_ids(p: TrainParams, n_items: int) -> bool:
@@ -396,7 +365,6 @@ def fit(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None] =
     opts = optimizers(model, p, sparse)
     seen = SeenItems(data.train_users, data.train_items, data.n_items)
     sampler = build_sampler(p, data, seen)
-    pool = build_pool(p, data)
     stale = stale_table(p, sampler)
     if world.active and p.traits.batch_pool:
         sampler = distributed.GlobalBatchPool(sampler, world)
@@ -444,7 +412,7 @@ def fit(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None] =
                 continue
             u, i = users_t[idx], items_t[idx]
             h = hist.window(u, pos_t[idx], p.history_len)                   # (B, L)
-            loss, info = batch_loss(model, p, sampler, seen, u, i, h, gen, heldout, pool,
+            loss, info = batch_loss(model, p, sampler, seen, u, i, h, gen, heldout,
                                     stale.tick(model) if stale is not None else None)
             sample_times.append(info["sample_s"])
             fns.add(info)

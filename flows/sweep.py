@@ -17,7 +17,7 @@ from prefect.artifacts import create_markdown_artifact
 from esans.lock import workspace_lock
 from tasks.sweep import settings_grid, sweep_task
 
-DEFAULT_GRID = {"train.m_c": [1, 2, 3], "train.m_o": [4, 5, 6]}
+DEFAULT_GRID = {"train.m_c": [1, 2, 3], "train.n_negatives": [6, 7, 8]}
 
 
 def _markdown(rows: list[dict], metric: str) -> str:

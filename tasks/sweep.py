@@ -17,7 +17,7 @@ from tasks.stages import dvc, failure_reason
 
 
 def settings_grid(grid: dict[str, list]) -> list[dict[str, object]]:
-    """{"train.m_c": [1, 2], "train.m_o": [4]} -> one dict per combination."""
+    """{"train.m_c": [1, 2], "train.n_negatives": [7]} -> one dict per combination."""
     keys = list(grid)
     return [dict(zip(keys, combo, strict=True))
             for combo in itertools.product(*(grid[k] for k in keys))]

@@ -369,10 +369,13 @@ CASES: dict[str, Case] = {
     "EDIS with the full softmax": Case(
         "params", lambda d: (_set("train.sampler", "full")(d), _set("train.edis", True)(d)),
         "[params]: train.edis: EDIS mixes sampled negatives"),
-    "hard candidates without hard negatives": Case(
-        "params", lambda d: (_set("train.sampler", "uniform")(d),
-                             _set("train.hard_candidates", 2)(d)),
-        "[params]: train.hard_candidates: only esans/msac draw hard"),
+    "a budget MSAC's hard share leaves too few easy negatives in": Case(
+        "params", _set("train.n_negatives", 3),
+        "[params]: train.n_negatives: 3 leaves 1 easy negative(s) after train.m_c (2)"),
+    "hard and easy candidate counts that differ, from an earlier params file": Case(
+        "params", lambda d: (_set("train.hard_candidates", 2)(d),
+                             _set("train.easy_candidates", 3)(d)),
+        "[params]: train.hard_candidates / easy_candidates: [2, 3] differ"),
     "a knob no longer offered": Case("params", _set("train.hard_weight", 2),
                                      "[params]: train.hard_weight: 2 is no longer offered"),
     "registry keeps fewer than it compares": Case(

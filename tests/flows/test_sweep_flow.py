@@ -19,11 +19,11 @@ def test_sweep_queues_dvc_experiments_and_ranks_on_validation(built_project, mon
 
     p = copy_project(built_project, tmp_path / "ws")   # the baseline the experiments branch from
     baseline = json.loads((p / "metrics.json").read_text())
-    grid = {"train.m_o": [3, 4], "train.edis_lambda": [0.2]}
+    grid = {"train.m_c": [1, 3], "train.edis_lambda": [0.2]}
     with prefect_test_harness():
         rows = sweep(project_dir=str(p), grid=grid)
-    assert [s for s in settings_grid(grid)] == [{"train.m_o": 3, "train.edis_lambda": 0.2},
-                                                 {"train.m_o": 4, "train.edis_lambda": 0.2}]
+    assert [s for s in settings_grid(grid)] == [{"train.m_c": 1, "train.edis_lambda": 0.2},
+                                                 {"train.m_c": 3, "train.edis_lambda": 0.2}]
     assert {r["experiment"] for r in rows} == {"mo3-edislambda0p2", "mo4-edislambda0p2"}
     assert experiment_name({"train.edis_lambda": -0.1}) == "edislambda-0p1"
     valid = [r["valid"] for r in rows]

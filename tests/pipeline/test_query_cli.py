@@ -48,7 +48,7 @@ def test_negatives_show_what_training_draws_keeps_and_mixes(built_project):
     t = load_params(p / "params.yaml").train
     assert t.sampler == "auto" and out["sampler"] == "esans" and out["selects"]
     # the project's ESANS draws k candidates a slot; which it keeps depends on the user
-    assert (len(hard), len(easy)) == (2 * t.hard_candidates, 5 * t.easy_candidates)
+    assert (len(hard), len(easy)) == (2 * t.candidates, 5 * t.candidates)
     assert all(r["l2"] != item["l2"] for r in out["real"])
     assert all(r["l1"] != item["l1"] for r in easy) and out["virtual"] == []
     # the same draws as training's own sampler for the same row and seed

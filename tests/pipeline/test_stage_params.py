@@ -186,7 +186,7 @@ def test_every_param_and_file_a_stage_reads_is_declared(built_project, tmp_path,
                          if not _covered(k, declared) and (name, k) not in RUNTIME)
         if missing:
             problems.append(f"{name}: reads {missing}, declares {declared}")
-    assert {"seed", "train.sampler", "train.lr", "train.m_o"} <= train_reads  # it records
+    assert {"seed", "train.sampler", "train.lr", "train.n_negatives"} <= train_reads  # it records
     assert any(f.endswith("reports/validate.json") for f in file_reads)        # it records
     assert not problems, "\n".join(problems)
     # and every param is read by something: a stage of this default run, or the one place

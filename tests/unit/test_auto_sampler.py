@@ -9,13 +9,13 @@ from tests.unit.test_training import tiny_data
 
 
 def test_auto_is_the_projects_esans_below_the_threshold_and_mixed_from_it():
-    t = TrainParams(sampler="auto", pool="mixed", selection_table_every=50)
+    t = TrainParams(sampler="auto", selection_table_every=50)
     small, why = resolve_sampler(t, AUTO_LARGE_ITEMS - 1)
-    assert (small.sampler, small.hard_candidates, small.uses_edis) == ("esans", 4, True)
+    assert (small.sampler, small.candidates, small.uses_edis) == ("esans", 4, True)
     assert small.excludes_own_l2 and "esans" in why
     large, why = resolve_sampler(t, AUTO_LARGE_ITEMS)
-    assert (large.sampler, large.uses_edis, large.excludes_own_l2, large.pool,
-            large.table_every) == ("mixed", False, False, "none", 0)
+    assert (large.sampler, large.uses_edis, large.excludes_own_l2,
+            large.table_every) == ("mixed", False, False, 0)
     assert "mixed" in why and f"{AUTO_LARGE_ITEMS:,}" in why
     # a named sampler is itself, at any size
     assert resolve_sampler(TrainParams(sampler="dns"), 10**7)[0].sampler == "dns"
@@ -24,7 +24,7 @@ def test_auto_is_the_projects_esans_below_the_threshold_and_mixed_from_it():
 def test_auto_trains_as_its_choice_and_says_so():
     data = tiny_data()
     p = TrainParams(sampler="auto", epochs=2, batch_size=64, dim=16, history_len=5, m_c=2,
-                    m_o=3, threads=1)
+                    n_negatives=5, threads=1)
     assert isinstance(build_sampler(p, data), MSACSampler)
     res = fit(p, data, seed=0, log=lambda s: None)
     assert res.sampler == "esans" and res.sampler_choice.startswith("auto: esans") and res.edis

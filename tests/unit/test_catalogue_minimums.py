@@ -21,8 +21,8 @@ def test_too_few_items_for_the_clusters_or_negatives_names_the_params():
         catalogue_minimums(p, 17, 50)
     catalogue_minimums(p, 18, 50)
     p = Params.model_validate({"cluster": {"n_l1": 2, "min_cluster_size": 1},
-                               "train": {"m_c": 2, "m_o": 5}, "evaluate": {"ks": [5]}})
-    with pytest.raises(EsansError, match=r"train.m_c \(2\) \+ train.m_o \(5\)"):
+                               "train": {"n_negatives": 7}, "evaluate": {"ks": [5]}})
+    with pytest.raises(EsansError, match=r"train.n_negatives \(7\) \+ the positive"):
         catalogue_minimums(p, 7, 50)
     p = p.model_copy(update={"train": p.train.model_copy(update={"sampler": "uniform"})})
     with pytest.raises(EsansError, match=r"train.n_negatives \(7\) \+ the positive"):

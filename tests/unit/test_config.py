@@ -62,7 +62,7 @@ def test_every_sampler_in_the_table_is_built_and_its_traits_hold():
     data = tiny_data()
     gen = torch.Generator().manual_seed(0)
     for name, traits in SAMPLERS.items():
-        tp = TrainParams(sampler=name, n_negatives=3, m_c=1, m_o=2, pool_size=8)
+        tp = TrainParams(sampler=name, n_negatives=3, m_c=1, candidates=3)
         s = build_sampler(tp, data)
         assert (s is None) == (not traits.sampled), name
         if s is not None:
@@ -79,7 +79,7 @@ AUTO = {"selection_table_every": "auto"}
     ({}, 0),                                                   # the default: exact scoring
     ({"sampler": "dns"}, 0), ({"sampler": "uniform"}, 0),
     (AUTO, "auto"),                                            # the project's ESANS selects
-    ({**AUTO, "hard_candidates": 1, "easy_candidates": 1}, 0),  # the paper's keeps every draw
+    ({**AUTO, "candidates": 1}, 0),  # the paper's keeps every draw
     ({**AUTO, "sampler": "dns"}, "auto"), ({**AUTO, "sampler": "mixgcf"}, "auto"),
     ({**AUTO, "sampler": "uniform"}, 0), ({**AUTO, "sampler": "mixed"}, 0),
     ({**AUTO, "sampler": "full"}, 0),
@@ -108,7 +108,7 @@ def test_the_shipped_params_switch_sampler_in_one_key_and_the_table_follows(tmp_
 
 
 @pytest.mark.parametrize("change", [{"sampler": "uniform"}, {"selection_table_every": 0},
-                                    {"hard_candidates": 1, "easy_candidates": 1}])
+                                    {"candidates": 1}])
 def test_a_table_writeback_without_a_stale_table_is_an_error(tmp_path, change):
     """selection_table_writeback writes into the stale selection table: with none (a sampler
     that keeps every draw, or exact scoring) the combination is contradictory."""

@@ -14,7 +14,7 @@ from esans.sampling import edis
 from esans.sampling.mixed import MixedSampler
 from esans.sampling.msac import MSACSampler
 from esans.sampling.uniform import UniformSampler
-from esans.trainer import batch_loss, build_pool, build_sampler, selector, fit
+from esans.trainer import batch_loss, build_sampler, selector, fit
 from esans.data.history import Histories
 from esans.model.towers import TwoTower
 from esans.sampling.base import SeenItems
@@ -125,24 +125,22 @@ def test_easy_candidates_keep_the_models_hardest_other_cluster_draws():
     assert torch.isfinite(lq).all()
 
 
-PAPER = {"hard_candidates": 1, "easy_candidates": 1}   # the paper's ESANS (one draw per slot)
+PAPER = {"candidates": 1}   # the paper's ESANS (one draw per slot)
 
 
-@pytest.mark.parametrize("variant", [{"pool": "mixed", **PAPER}, {"pool": "mixed"},
-                                     {"hard_candidates": 2, "easy_candidates": 3},
-                                     {"hard_candidates": 4, "exclude_own_l2": False}, {}])
+@pytest.mark.parametrize("variant", [PAPER, {"candidates": 2},
+                                     {"candidates": 4, "exclude_own_l2": False}, {}])
 def test_variants_train_and_learn(variant):
     data = tiny_data()
     p = TrainParams(sampler="esans", epochs=3, batch_size=64, dim=16, history_len=5, m_c=1,
-                    m_o=3, mns_uniform=16, threads=1, **variant)
-    assert (build_pool(p, data) is not None) == (p.pool == "mixed")
+                    n_negatives=4, mns_uniform=16, threads=1, **variant)
     res = fit(p, data, seed=0, log=lambda s: None)
     assert all(math.isfinite(r["loss"]) for r in res.history)
     assert res.history[-1]["loss"] < res.history[0]["loss"]
 
 
 @pytest.mark.parametrize("train_params, key", [
-    ({"sampler": "dns", "pool": "mixed"}, "train.pool"),
+    ({"sampler": "esans", "n_negatives": 3}, "train.n_negatives: 3 leaves 1 easy"),
     ({"sampler": "dns", "hard_candidates": 2}, "train.hard_candidates"),
     ({"sampler": "full", "edis": True}, "train.edis"),
     ({"sampler": "mixed", "exclude_own_l2": True}, "train.exclude_own_l2"),
@@ -156,7 +154,8 @@ def test_contradictory_variant_params_are_rejected(train_params, key):
 
 
 @pytest.mark.parametrize("key, other", [("hard_weight", 2.0), ("edis_logq", "count"),
-                                        ("hard_anchor", "history"), ("easy_temperature", 9.0)])
+                                        ("hard_anchor", "history"), ("easy_temperature", 9.0),
+                                        ("pool", "mixed")])
 def test_a_removed_knob_loads_at_its_one_value_and_is_refused_at_any_other(key, other):
     """Older params files and bundles name these knobs at the value every model now has."""
     only = REMOVED_TRAIN_KNOBS[key]
@@ -167,8 +166,7 @@ def test_a_removed_knob_loads_at_its_one_value_and_is_refused_at_any_other(key, 
 
 @pytest.mark.parametrize("train_params", [
     {"sampler": s} for s in ("uniform", "popularity", "inbatch", "mixed", "dns", "mixgcf")] + [
-    {"sampler": s, "hard_candidates": h, "easy_candidates": e}
-    for s in ("esans", "msac") for h, e in ((1, 1), (4, 1), (1, 4), (4, 4))])
+    {"sampler": s, "candidates": k} for s in ("esans", "msac") for k in (1, 2, 4)])
 def test_the_config_knows_which_samplers_select_as_the_built_sampler_does(train_params):
     """Config validation (a stale selection table needs a selection) and training (which
     calls select) decide "does this sampler select" apart; they must agree."""
@@ -191,12 +189,11 @@ def test_without_the_own_level2_rule_hard_draws_cover_the_whole_level1_cluster()
     assert est == pytest.approx(torch.exp(score).sum().item(), rel=0.03)
 
 
-def _reference_loss(model, p, sampler, seen, u, i, h, gen, pool=None):
+def _reference_loss(model, p, sampler, seen, u, i, h, gen):
     """batch_loss the plain way: every vector from the tower with gradient, selection by
     gathering vectors, EDIS virtual negatives built in embedding space and then scored.
-    Returns (loss, (the kept negatives' ids, the pool's ids))."""
+    Returns (loss, the kept negatives' ids)."""
     neg = sampler.sample(u, i, gen)
-    shared = pool.sample(u, i, gen) if pool is not None else None
     iv, uv, nv = model.items(i), model.users(u, h), model.items(neg.ids)
     hit = (neg.ids == i.unsqueeze(1)) | seen.contains(u, neg.ids)
     log_q, ids = neg.log_q, neg.ids
@@ -208,37 +205,26 @@ def _reference_loss(model, p, sampler, seen, u, i, h, gen, pool=None):
         if sel.mix is not None:
             nv = sel.mix * iv.unsqueeze(1) + (1 - sel.mix) * nv
     if p.uses_edis:
-        src_v, src_q = edis.sources(nv, log_q, neg.n_easy, p.edis_sources or p.m_o)
+        src_v, src_q = edis.sources(nv, log_q, neg.n_easy, p.edis_sources)
         vv, vq = edis.interpolate(src_v, src_q, p.edis_lambda, gen)
         nv, log_q = torch.cat([nv, vv], 1), torch.cat([log_q, vq], 1)
         hit = torch.cat([hit, torch.zeros(vq.shape, dtype=torch.bool)], 1)
     neg_score = torch.einsum("bd,bmd->bm", uv, nv)
-    if shared is not None:      # the kept ids' log q gains the pool's expected count
-        n_real, b = ids.shape[1], len(u)
-        log_q = torch.cat([torch.logaddexp(log_q[:, :n_real], pool.log_q(ids, b)),
-                           log_q[:, n_real:],
-                           torch.logaddexp(shared.log_q, sampler.log_q(i, shared.ids))], 1)
-        neg_score = torch.cat([neg_score, uv @ model.items(shared.ids[0]).T], 1)
-        hit = torch.cat([hit, (shared.ids == i.unsqueeze(1)) | seen.contains(u, shared.ids)],
-                        1)
-    pool_ids = shared.ids[0] if shared is not None else ids[:0, 0]
     return sampled_softmax_logits((uv * iv).sum(-1), neg_score, log_q, p.temperature,
-                                  hit), (ids, pool_ids)
+                                  hit), ids
 
 
 @pytest.mark.parametrize("variant", [
     {"sampler": "dns"}, {"sampler": "mixgcf"}, {"sampler": "dns", "edis": True},
-    {"sampler": "esans"}, {"sampler": "esans", **PAPER}, {"sampler": "uniform", "edis": True},
-    {"sampler": "esans", "pool": "mixed"}, {"sampler": "esans", "pool": "mixed", **PAPER}])
+    {"sampler": "esans"}, {"sampler": "esans", **PAPER}, {"sampler": "uniform", "edis": True}])
 def test_batch_loss_matches_the_plain_computation_and_grads_only_the_kept(variant):
     """batch_loss looks vectors up once per distinct item, selects on detached scores and
     scores EDIS's mixes instead of building them: the loss and every gradient equal the plain
-    computation's (with a shared mixed pool too: the kept ids' log q gains the pool's
-    expected count), and a drawn candidate that selection drops gets no gradient, not even a
+    computation's, and a drawn candidate that selection drops gets no gradient, not even a
     zero row in a sparse gradient (so a lazy optimiser leaves its row alone)."""
     data = tiny_data(n_users=40, n_items=200, per_user=12)
-    p = TrainParams(**variant, batch_size=32, dim=8, history_len=5, m_c=1, m_o=3,
-                    n_negatives=3, pool_size=12, mns_uniform=10, threads=1)
+    p = TrainParams(**{"candidates": 4, **variant}, batch_size=32, dim=8, history_len=5,
+                    m_c=1, n_negatives=4, mns_uniform=10, threads=1)
     seen = SeenItems(data.train_users, data.train_items, data.n_items)
     hist = Histories(data.train_users, data.train_items, data.n_users)
     u = torch.from_numpy(data.train_users[:32]).long()
@@ -249,15 +235,15 @@ def test_batch_loss_matches_the_plain_computation_and_grads_only_the_kept(varian
         torch.manual_seed(0)
         model = TwoTower(torch.from_numpy(data.content), data.n_users, 8, 5)
         loss, extra = fn(model, p, build_sampler(p, data, seen), seen, u, i, h,
-                         torch.Generator().manual_seed(3), pool=build_pool(p, data))
+                         torch.Generator().manual_seed(3))
         loss.backward()
         out[fn.__name__] = (extra, [loss.detach()] + [w.grad for w in model.parameters()])
     for a, b in zip(out["batch_loss"][1], out["_reference_loss"][1], strict=True):
         assert torch.allclose(a, b, rtol=1e-4, atol=1e-5)
-    kept, pool_ids = out["_reference_loss"][0]
+    kept = out["_reference_loss"][0]
     drawn = build_sampler(p, data, seen).sample(u, i, torch.Generator().manual_seed(3)).ids
     id_grad = dict(model.named_parameters())["item_id.weight"].grad
-    used = torch.cat([i, h.clamp(min=0).reshape(-1), kept.reshape(-1), pool_ids]).unique()
+    used = torch.cat([i, h.clamp(min=0).reshape(-1), kept.reshape(-1)]).unique()
     dropped = drawn.unique()[~torch.isin(drawn.unique(), used)]
     if kept.shape[1] < drawn.shape[1]:                       # samplers that select
         assert len(dropped) > 0 and (id_grad[dropped] == 0).all()
@@ -268,7 +254,7 @@ def test_batch_loss_matches_the_plain_computation_and_grads_only_the_kept(varian
     torch.manual_seed(0)
     model = TwoTower(torch.from_numpy(data.content), data.n_users, 8, 5, sparse_ids=True)
     loss, _ = batch_loss(model, p, build_sampler(p, data, seen), seen, u, i, h,
-                         torch.Generator().manual_seed(3), pool=build_pool(p, data))
+                         torch.Generator().manual_seed(3))
     loss.backward()
     rows = model.item_id.weight.grad.coalesce().indices()[0]
     assert torch.equal(rows.sort().values, used)
@@ -284,7 +270,7 @@ def _batch(data, b=32, hl=5):
 
 @pytest.mark.parametrize("variant", [
     {"sampler": "dns"}, {"sampler": "mixgcf"}, {"sampler": "dns", "edis": True},
-    {"sampler": "esans"}, {"sampler": "esans", "pool": "mixed"}])
+    {"sampler": "esans"}])
 def test_a_fresh_selection_table_gives_the_exact_loss_and_gradient(variant):
     """Scoring candidates on a table of the current item vectors (refreshed this step) is the
     exact computation: the same loss and gradients as scoring them with the tower, dense or
@@ -292,8 +278,8 @@ def test_a_fresh_selection_table_gives_the_exact_loss_and_gradient(variant):
     from esans.model.stale_table import refresh
 
     data = tiny_data(n_users=40, n_items=200, per_user=12)
-    p = TrainParams(**variant, batch_size=32, dim=8, history_len=5, m_c=1, m_o=3,
-                    n_negatives=3, pool_size=12, mns_uniform=10, threads=1)
+    p = TrainParams(**{"candidates": 4, **variant}, batch_size=32, dim=8, history_len=5,
+                    m_c=1, n_negatives=4, mns_uniform=10, threads=1)
     seen, u, i, h = _batch(data)
     for sparse in (False, True):
         out = {}
@@ -301,7 +287,7 @@ def test_a_fresh_selection_table_gives_the_exact_loss_and_gradient(variant):
             torch.manual_seed(0)
             model = TwoTower(torch.from_numpy(data.content), data.n_users, 8, 5, sparse)
             loss, _ = batch_loss(model, p, build_sampler(p, data, seen), seen, u, i, h,
-                                 torch.Generator().manual_seed(3), pool=build_pool(p, data),
+                                 torch.Generator().manual_seed(3),
                                  table=refresh(model) if use_table else None)
             loss.backward()
             out[use_table] = [loss.detach()] + [w.grad.to_dense() for w in model.parameters()]
@@ -317,7 +303,7 @@ def test_selection_follows_the_table_not_the_current_tower():
 
     data = tiny_data(n_users=40, n_items=200, per_user=12)
     p = TrainParams(sampler="dns", batch_size=32, dim=8, history_len=5, n_negatives=3,
-                    pool_size=12, threads=1)
+                    candidates=4, threads=1)
     seen, u, i, h = _batch(data)
     torch.manual_seed(0)
     model = TwoTower(torch.from_numpy(data.content), data.n_users, 8, 5, sparse_ids=True)
@@ -347,8 +333,8 @@ def test_writeback_puts_the_rows_the_step_computed_into_the_table_and_nothing_el
     data = tiny_data(n_users=40, n_items=200, per_user=12)
     seen, u, i, h = _batch(data)
     for writeback in (False, True):
-        p = TrainParams(sampler=sampler, batch_size=32, dim=8, history_len=5, m_c=1, m_o=3,
-                        n_negatives=3, pool_size=12, threads=1, selection_table_every=10,
+        p = TrainParams(sampler=sampler, batch_size=32, dim=8, history_len=5, m_c=1,
+                        n_negatives=4, candidates=4, threads=1, selection_table_every=10,
                         selection_table_writeback=writeback)
         torch.manual_seed(0)
         model = TwoTower(torch.from_numpy(data.content), data.n_users, 8, 5, sparse_ids=True)
@@ -414,8 +400,32 @@ def test_training_builds_one_train_item_table_and_the_sampler_uses_it(sampler, m
     monkeypatch.setattr(train_mod, "SeenItems", Counted)
     monkeypatch.setattr(train_mod, "build_sampler", spy)
     p = TrainParams(sampler=sampler, epochs=1, batch_size=64, dim=16, history_len=5, m_c=1,
-                    m_o=3, n_negatives=4, pool_size=8, threads=1)
+                    n_negatives=4, candidates=2, threads=1)
     fit(p, tiny_data(), seed=0, log=lambda s: None)
     assert len(built) == 1
     inner = getattr(made[0], "pool", made[0])     # DNS draws through its uniform pool
     assert inner.seen is built[0]
+
+
+@pytest.mark.parametrize("old, now", [
+    # the train block every earlier bundle carries: the same model as today's default
+    ({"m_c": 2, "m_o": 5, "n_negatives": 7, "pool_size": 32, "hard_candidates": 4,
+      "easy_candidates": 4, "edis_sources": 0, "pool": "none"}, {}),
+    ({"sampler": "esans", "m_c": 2, "m_o": 6, "hard_candidates": 1, "easy_candidates": 1},
+     {"sampler": "esans", "n_negatives": 8, "candidates": 1}),            # the paper's
+    ({"sampler": "dns", "n_negatives": 8, "pool_size": 32, "edis": True, "edis_sources": 8},
+     {"sampler": "dns", "n_negatives": 8, "candidates": 4, "edis": True}),
+])
+def test_earlier_spellings_of_the_budget_and_candidates_load_as_the_same_model(old, now):
+    p = Params.model_validate({"train": old}).train
+    assert p == TrainParams(**now)
+    assert (p.m_o, p.pool_size) == (p.n_negatives - p.m_c, p.candidates * p.n_negatives)
+
+
+def test_an_earlier_spelling_with_no_equal_today_is_refused_with_its_key():
+    with pytest.raises(ValueError, match="train.edis_sources: 3 is no longer offered"):
+        Params.model_validate({"train": {"sampler": "dns", "edis": True, "edis_sources": 3}})
+    with pytest.raises(ValueError, match=r"hard_candidates / easy_candidates: \[1, 4\] differ"):
+        Params.model_validate({"train": {"hard_candidates": 1}})
+    with pytest.raises(ValueError, match="extra_forbidden|Extra inputs"):
+        Params.model_validate({"train": {"pool_sizes": 3}})

@@ -18,7 +18,7 @@ from tests.unit.test_training import tiny_data
 @pytest.mark.parametrize("sampler", ["uniform", "popularity", "dns", "mixgcf"])
 def test_draws_from_the_positives_own_level2_cluster_are_masked(sampler):
     data = tiny_data()
-    p = TrainParams(sampler=sampler, n_negatives=4, pool_size=16, exclude_own_l2=True)
+    p = TrainParams(sampler=sampler, n_negatives=4, candidates=4, exclude_own_l2=True)
     s = build_sampler(p, data)
     assert isinstance(s, OwnClusterMask) and s.name == sampler
     assert (selector(s) is not None) == (sampler in ("dns", "mixgcf"))
@@ -35,7 +35,7 @@ def test_draws_from_the_positives_own_level2_cluster_are_masked(sampler):
 
 def test_dns_never_keeps_an_own_cluster_candidate_while_another_is_left():
     data = tiny_data()
-    p = TrainParams(sampler="dns", n_negatives=2, pool_size=12, exclude_own_l2=True, dim=8,
+    p = TrainParams(sampler="dns", n_negatives=2, candidates=6, exclude_own_l2=True, dim=8,
                     history_len=4)
     s = build_sampler(p, data)
     model = TwoTower(torch.from_numpy(data.content), data.n_users, 8, 4)
@@ -63,6 +63,6 @@ def test_dns_never_keeps_an_own_cluster_candidate_while_another_is_left():
 def test_dns_with_the_mask_trains():
     data = tiny_data()
     p = TrainParams(sampler="dns", edis=True, exclude_own_l2=True, epochs=3, batch_size=64,
-                    dim=16, history_len=5, n_negatives=4, pool_size=8, threads=1)
+                    dim=16, history_len=5, n_negatives=4, candidates=2, threads=1)
     res = fit(p, data, seed=0, log=lambda s: None)
     assert res.history[-1]["loss"] < res.history[0]["loss"]

@@ -43,7 +43,7 @@ SAMPLERS = list(config.SAMPLERS)   # every sampler the config model accepts
 def test_every_sampler_trains_and_learns(sampler):
     data = tiny_data()
     p = TrainParams(sampler=sampler, epochs=3, batch_size=64, dim=16, history_len=5,
-                    n_negatives=4, pool_size=8, mns_uniform=16, threads=1)
+                    n_negatives=4, candidates=2, mns_uniform=16, threads=1)
     res = fit(p, data, seed=0, log=lambda s: None)
     assert len(res.history) == 3
     assert all(math.isfinite(r["loss"]) for r in res.history)
@@ -55,7 +55,7 @@ def test_every_sampler_trains_and_learns(sampler):
 def test_edis_switches_on_over_any_sampler(sampler):
     data = tiny_data()
     p = TrainParams(sampler=sampler, edis=True, epochs=1, batch_size=64, dim=16, history_len=5,
-                    n_negatives=5, m_o=4, pool_size=8, threads=1)
+                    n_negatives=5, candidates=2, threads=1)
     res = fit(p, data, seed=0, log=lambda s: None)
     assert math.isfinite(res.history[0]["loss"])
 
@@ -79,7 +79,7 @@ def test_false_negative_rate_per_msac_level():
     data = tiny_data()
     heldout = SeenItems(data.valid_users, data.valid_items, data.n_items)
     p = TrainParams(sampler="msac", epochs=1, batch_size=64, dim=16, history_len=5,
-                    m_c=4, m_o=4, threads=1, exclude_own_l2=False)
+                    m_c=4, n_negatives=8, threads=1, exclude_own_l2=False)
     res = fit(p, data, seed=0, log=lambda s: None, heldout=heldout)
     hard, easy = res.false_negative_rate_hard, res.false_negative_rate_easy
     assert hard > 3 * max(easy, 1e-3)
