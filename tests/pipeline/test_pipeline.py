@@ -67,3 +67,4 @@ def test_a_thread_count_change_reruns_nothing_upstream_of_train(built_project, t
     stale = {k for k, v in status.items() if v != ["always changed"]}
     upstream = {"ingest", "validate", "split", "encode", "behaviour", "fuse", "cluster"}
     assert "train" in stale and not stale & upstream, status
+    assert "evaluate" not in stale     # not a param of evaluate: it reruns only on a new model

@@ -153,7 +153,7 @@ def _leaves() -> set[str]:
 
 # Runtime settings a stage reads that change how fast it runs, not what it writes (the same
 # bytes at any value: tests/unit/test_threads.py), so not its DVC params.
-RUNTIME = {("encode", "train.threads"), ("fuse", "train.threads")}
+RUNTIME = {("encode", "train.threads"), ("fuse", "train.threads"), ("evaluate", "train.threads")}
 
 
 def _covered(k: str, declared: list[str]) -> bool:

@@ -58,3 +58,37 @@ def test_the_vector_isa_is_pinned_so_bytes_do_not_depend_on_the_cpu(tmp_path):
     assert np.array_equal(default, encode("avx2", ONEDNN_MAX_CPU_ISA="AVX2"))
     if "avx512f" in open("/proc/cpuinfo").read():      # the kernels it rules out do differ
         assert not np.array_equal(default, encode("wide", ONEDNN_MAX_CPU_ISA="AVX512_CORE"))
+
+
+def test_evaluation_ranks_the_same_items_at_one_and_two_threads():
+    """The evaluate stage's ranking (user tower, faiss exact index, seen items masked) is the
+    same at any torch thread count: train.threads is not a param of evaluate."""
+    import faiss
+    import polars as pl
+
+    from esans.model.towers import TwoTower
+    from esans.rank import evaluate_splits
+
+    rng = np.random.default_rng(0)
+    n_users, n_items, per_user = 300, 900, 12
+    rows = [(u, int(i), pos) for u in range(n_users)
+            for pos, i in enumerate(rng.choice(n_items, per_user, replace=False))]
+    df = pl.DataFrame(rows, schema=["user_idx", "item_idx", "pos"], orient="row")
+    split = {"train": df.filter(pl.col("pos") < 10), "valid": df.filter(pl.col("pos") == 10),
+             "test": df.filter(pl.col("pos") == 11)}
+    torch.manual_seed(0)
+    model = TwoTower(torch.from_numpy(rng.normal(size=(n_items, 48)).astype(np.float32)),
+                     n_users, 32, 8).eval()
+
+    def ranked():
+        with torch.no_grad():
+            vecs = model.all_items().contiguous()
+        index = faiss.IndexFlatIP(vecs.shape[1])
+        index.add(vecs.numpy())
+        return evaluate_splits(model, split, n_users, 8, [20, 50], item_vecs=vecs, index=index,
+                               batch=128)
+
+    (m1, tops1), (m2, tops2) = _at(1, ranked), _at(2, ranked)
+    assert m1 == m2
+    for part in ("valid", "test"):
+        assert all(np.array_equal(a, b) for a, b in zip(tops1[part], tops2[part], strict=True))
