@@ -84,6 +84,8 @@ def configs(budget: int) -> dict[str, dict]:
         "dns+edis+fnmask": {**dns, "edis": True, "exclude_own_l2": True},
         "esans-paper": {**msac, "candidates": 1},
         "mixed": {"sampler": "mixed"},
+        # topic-aware batching: the pool's in-batch negatives from a few MSAC clusters
+        "mixed+tas": {"sampler": "mixed", "batching": "clusters", "exclude_own_l2": True},
         "popularity": {"sampler": "popularity", "n_negatives": budget},
         "full": {"sampler": "full"},
     }

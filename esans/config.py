@@ -328,6 +328,11 @@ class TrainParams(_Strict):
     # Early stopping scores this many sampled validation users (0: all) against the full
     # catalogue each epoch; at millions of items all of them is minutes per epoch.
     valid_users: int = Field(0, ge=0)
+    # The order of training events: random batches, or batches composed from MSAC's level-1
+    # clusters (topic-aware batching, as TAS-B composes dense-retrieval batches): a batch
+    # holds the events of a few clusters, so in-batch negatives (inbatch, mixed) are semantic
+    # neighbours; exclude_own_l2: true then masks the positive's own level-2 cluster.
+    batching: Literal["random", "clusters"] = "random"
 
     @model_validator(mode="before")
     @classmethod
@@ -369,7 +374,7 @@ class TrainParams(_Strict):
     @property
     def needs_clusters(self) -> bool:
         """Whether training reads MSAC's cluster assignments."""
-        return self.traits.clusters or self.excludes_own_l2
+        return self.traits.clusters or self.excludes_own_l2 or self.batching == "clusters"
 
     @property
     def uses_edis(self) -> bool:
@@ -447,10 +452,9 @@ class Params(_Strict):
             raise ValueError("train.sparse_ids: true needs a sampled loss; the full softmax "
                              "(train.sampler: full) updates every item row each step (use "
                              "auto or false)")
-        if t.exclude_own_l2 is True and not t.traits.hard and t.traits.per_row is None:
-            raise ValueError(f"train.exclude_own_l2: true needs a per-row sampler (esans, msac, "
-                             f"uniform, popularity, dns, mixgcf); {t.sampler} has no per-row "
-                             "negatives to mask")
+        if t.exclude_own_l2 is True and not t.traits.sampled:
+            raise ValueError("train.exclude_own_l2: true needs sampled negatives to mask; the "
+                             "full softmax (train.sampler: full) scores every item")
         if t.traits.hard and t.m_o < 2:
             raise ValueError(f"train.n_negatives: {t.n_negatives} leaves {t.m_o} easy "
                              f"negative(s) after train.m_c ({t.m_c}); MSAC needs at least 2 "

@@ -275,6 +275,32 @@ def _with_edis(p: TrainParams, n_easy, neg_score, log_q, hit, gen):
             torch.cat([hit, torch.zeros(vq.shape, dtype=torch.bool)], 1))
 
 
+CLUSTERS_PER_BATCH = 4   # batching: clusters (TAS-B balances a few topics a batch)
+
+
+def epoch_order(p: TrainParams, data: TrainData, items: torch.Tensor, batch: int,
+                gen: torch.Generator) -> torch.Tensor:
+    """The order of the training events (positives ``items``) for one epoch: a random
+    permutation, or with ``train.batching: clusters`` one whose every ``batch`` consecutive
+    events come from about ``CLUSTERS_PER_BATCH`` level-1 clusters of the positives (each
+    cluster's events shuffled and cut into chunks of batch / CLUSTERS_PER_BATCH, the chunks
+    shuffled)."""
+    perm = torch.randperm(len(items), generator=gen)
+    if p.batching == "random":
+        return perm
+    groups = torch.from_numpy(data.l1).long()[items[perm]]
+    by_cluster = torch.argsort(groups, stable=True)            # shuffled within a cluster
+    order, g = perm[by_cluster], groups[by_cluster]
+    at = torch.arange(len(g))
+    first = torch.ones(len(g), dtype=torch.bool)
+    first[1:] = g[1:] != g[:-1]
+    group_start = torch.cummax(torch.where(first, at, 0), 0).values
+    new_chunk = first | ((at - group_start) % max(1, batch // CLUSTERS_PER_BATCH) == 0)
+    chunk = torch.cumsum(new_chunk.long(), 0) - 1
+    rank = torch.randperm(int(chunk[-1]) + 1, generator=gen)[chunk]
+    return order[torch.argsort(rank * len(g) + at)]
+
+
 def uses_sparse_ids(p: TrainParams, n_items: int) -> bool:
     """Whether id embeddings train with sparse gradients and a lazy Adam: ``p.sparse_ids``,
     or from 100k items where it is ``auto``, except for the full softmax, which reads (and
@@ -394,7 +420,7 @@ def fit(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None] =
     for epoch in range(start_epoch, p.epochs + 1):
         t0 = time.perf_counter()
         if epoch != start_epoch or perm is None:
-            perm, losses = torch.randperm(n, generator=order_gen), []
+            perm, losses = epoch_order(p, data, items_t, local_bs * world.size, order_gen), []
         starts = range(start_step if epoch == start_epoch else 0, n, local_bs * world.size)
         for s in tqdm(starts, desc=f"epoch {epoch}/{p.epochs}", unit="batch", leave=False,
                       disable=not progress):

@@ -1,12 +1,13 @@
-"""MSAC's false-negative rule over any per-row sampler: never keep a negative from the
-positive's own level-2 cluster.
+"""MSAC's false-negative rule over any sampler: never keep a negative from the positive's
+own level-2 cluster.
 
 The paper's MSAC excludes the positive's own level-2 cluster from where it draws; this
 wrapper applies the same rule to samplers that draw from the whole catalogue (uniform,
-popularity, DNS, MixGCF): a drawn id in that cluster is masked out of the loss like an
-accidental hit, and a selecting sampler (DNS) scores it -inf, so it is never kept while
-another candidate is left. Its log q is the inner sampler's (the masked ids simply drop
-out of the partition sum).
+popularity, DNS, MixGCF) or from the batch (inbatch, mixed: under cluster batching the
+other positives are the positive's semantic neighbours): a drawn id in that cluster is
+masked out of the loss like an accidental hit, and a selecting sampler (DNS) scores it
+-inf, so it is never kept while another candidate is left. Its log q is the inner sampler's
+(the masked ids simply drop out of the partition sum).
 """
 
 from __future__ import annotations

@@ -143,7 +143,7 @@ def test_variants_train_and_learn(variant):
     ({"sampler": "esans", "n_negatives": 3}, "train.n_negatives: 3 leaves 1 easy"),
     ({"sampler": "dns", "hard_candidates": 2}, "train.hard_candidates"),
     ({"sampler": "full", "edis": True}, "train.edis"),
-    ({"sampler": "mixed", "exclude_own_l2": True}, "train.exclude_own_l2"),
+    ({"sampler": "full", "exclude_own_l2": True}, "train.exclude_own_l2"),
     ({"sampler": "uniform", "easy_candidates": 1}, "train.easy_candidates"),
     ({"sampler": "uniform", "selection_table_every": 10}, "train.selection_table_every"),
     ({"sampler": "esans", "selection_table_every": 10, **PAPER}, "train.selection_table_every"),

@@ -237,3 +237,41 @@ def test_slow_checkpoints_wait_until_saving_is_at_most_max_overhead_of_the_time(
                 c.save({"step": step})
                 saved.append(step)
         assert saved == [15, 30, 45, 60], overhead       # 30 s apart (from a save's end)
+
+
+def test_cluster_batching_composes_each_batch_from_a_few_level1_clusters():
+    from esans.trainer import CLUSTERS_PER_BATCH, epoch_order
+
+    data = tiny_data(n_users=200, n_items=400, per_user=20)
+    items = torch.from_numpy(data.train_items).long()
+    gen = torch.Generator().manual_seed(0)
+    tas = TrainParams(batching="clusters")
+    order = epoch_order(tas, data, items, 64, gen)
+    assert torch.equal(order.sort().values, torch.arange(len(items)))    # every event once
+    l1 = torch.from_numpy(data.l1)[items[order]]
+    spans = [len(l1[s:s + 64].unique()) for s in range(0, len(order) - 63, 64)]
+    # chunks of 16 events of one cluster: at most 4 clusters a batch, 5 where a batch
+    # starts inside a cluster's shorter last chunk
+    assert max(spans) <= CLUSTERS_PER_BATCH + 1 and np.mean(spans) < 4.5
+    rnd = epoch_order(TrainParams(), data, items, 64, torch.Generator().manual_seed(0))
+    assert np.mean([len(torch.from_numpy(data.l1)[items[rnd[s:s + 64]]].unique())
+                    for s in range(0, len(rnd) - 63, 64)]) > 3.5   # random: all 4 clusters
+    assert not torch.equal(order, epoch_order(tas, data, items, 64, gen))   # new each epoch
+
+
+def test_mixed_pool_over_cluster_batches_masks_the_positives_own_level2_and_learns():
+    from esans.sampling.own_cluster import OwnClusterMask
+    from esans.trainer import build_sampler
+
+    data = tiny_data()
+    p = TrainParams(sampler="mixed", batching="clusters", exclude_own_l2=True, epochs=3,
+                    batch_size=64, dim=16, history_len=5, mns_uniform=16, threads=1)
+    s = build_sampler(p, data)
+    assert isinstance(s, OwnClusterMask)
+    pos = torch.arange(10)
+    neg = s.sample(torch.arange(10), pos, torch.Generator().manual_seed(0))
+    assert torch.equal(neg.masked, torch.from_numpy(data.l2)[neg.ids] ==
+                       torch.from_numpy(data.l2)[pos].unsqueeze(1))
+    assert neg.masked.any() and neg.shared
+    res = fit(p, data, seed=0, log=lambda s: None)
+    assert res.history[-1]["loss"] < res.history[0]["loss"]
