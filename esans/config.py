@@ -198,7 +198,7 @@ def samplers_with(trait: str, sep: str = ", ") -> str:
 AUTO_LARGE_ITEMS = 10_000
 AUTO_SMALL = {"sampler": "esans"}
 AUTO_LARGE = {"sampler": "mixed", "edis": False, "exclude_own_l2": "auto",
-              "selection_table_every": 0, "selection_table_writeback": False}
+              "selection_table_every": 0}
 
 
 def resolve_sampler(t: "TrainParams", n_items: int) -> tuple["TrainParams", str]:
@@ -226,7 +226,11 @@ AUTO_TABLE_EVERY = 100
 # and is not one of the paper's switches. A params file or bundle that still names one at the
 # value every model now has loads as before; any other value is refused.
 REMOVED_TRAIN_KNOBS = {"hard_weight": 1.0, "edis_logq": "sources", "hard_anchor": "positive",
-                       "easy_temperature": 1.0, "pool": "none"}
+                       "easy_temperature": 1.0, "pool": "none",
+                       "selection_table_writeback": False}
+# checkpoint_every: auto saves every 50 steps, at most once per 30 s and spending at most 5% of
+# the time saving (a 1M-item checkpoint is ~1.2 GB); a number N saves every N steps exactly.
+AUTO_CHECKPOINT = (50, 30.0, 0.05)      # every, min_seconds, max_overhead
 
 
 def _migrate(data: dict) -> dict:
@@ -259,6 +263,9 @@ def _migrate(data: dict) -> dict:
         pool = data.pop("pool_size")
         if sampler in ("dns", "mixgcf"):
             data["candidates"] = max(1, round(pool / data.get("n_negatives", 7)))
+    throttle = (data.pop("checkpoint_min_seconds", 30.0), data.pop("checkpoint_max_overhead", 0.05))
+    if data.get("checkpoint_every") == 50 and throttle == AUTO_CHECKPOINT[1:]:
+        data["checkpoint_every"] = "auto"       # a runtime setting: any other spelling is kept
     if "edis_sources" in data:
         mixed_before = data.pop("edis_sources") or old_m_o
         now = data.get("n_negatives", 7) - (data.get("m_c", 2) if msac else 0)
@@ -310,18 +317,10 @@ class TrainParams(_Strict):
     # A speed switch, not a free one: a stale row can keep an item "hardest" long after the
     # model pushed it away (docs/samplers.md; selection_table_writeback below counters it).
     selection_table_every: Annotated[int, Field(ge=0)] | Literal["auto"] = 0
-    # ... and every step writes the vectors the step computed anyway (the batch's positives
-    # and history items, the kept negatives) back into the table, so a negative the model just
-    # pushed away stops scoring as hard on its stale row (false: only the refreshes write)
-    selection_table_writeback: bool = False
     threads: int = Field(2, ge=1)
-    checkpoint_every: int = Field(50, ge=1)  # steps between crash-resume checkpoints
-    # ... skipping a due step while fewer seconds than this have passed since the last save
-    # (a save costs about a second at 200k items; 0: every checkpoint_every steps)
-    checkpoint_min_seconds: float = Field(30.0, ge=0)
-    # ... and while the last save's time would exceed this share of the wall time since it
-    # (a save that took 10 s waits 200 s at 0.05; a 1M-item checkpoint is ~1.2 GB; 1: off)
-    checkpoint_max_overhead: float = Field(0.05, gt=0, le=1)
+    # Crash-resume checkpoints: "auto" (AUTO_CHECKPOINT: every 50 steps, throttled by time)
+    # or every N steps exactly.
+    checkpoint_every: Annotated[int, Field(ge=1)] | Literal["auto"] = "auto"
     # Id embeddings with sparse gradients and a lazy (row-wise) Adam: a step costs what the
     # batch touches, not the table size. "auto": on from 100k items.
     sparse_ids: bool | Literal["auto"] = "auto"
@@ -345,6 +344,13 @@ class TrainParams(_Strict):
                                      "delete the key")
             data = _migrate({k: v for k, v in data.items() if k not in REMOVED_TRAIN_KNOBS})
         return data
+
+    @property
+    def checkpointing(self) -> tuple[int, float, float]:
+        """(every, min_seconds, max_overhead) of the crash-resume checkpoints."""
+        if self.checkpoint_every == "auto":
+            return AUTO_CHECKPOINT
+        return self.checkpoint_every, 0.0, 1.0
 
     @property
     def m_o(self) -> int:
@@ -464,10 +470,6 @@ class Params(_Strict):
                              f"hard selection ({samplers_with('selects')}, or "
                              f"{samplers_with('hard', '/')} with candidates > 1); "
                              f"{t.sampler} keeps every draw")
-        if t.selection_table_writeback and not t.table_every:
-            raise ValueError("train.selection_table_writeback: true needs a stale selection "
-                             "table (train.selection_table_every > 0, or auto where the "
-                             f"training selects); {t.sampler} here scores exactly")
         if self.promote.keep < self.promote.compare_last:
             raise ValueError(f"promote.keep: {self.promote.keep} is below promote.compare_last "
                              f"({self.promote.compare_last}); the gate needs those bundles")

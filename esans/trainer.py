@@ -189,8 +189,6 @@ def batch_loss(model: TwoTower, p: TrainParams, sampler: Sampler | None, seen: S
         nv = model.items(ids) if two_pass else t.kept(keep)                 # (B, m', d)
     else:
         nv = t.negatives()                                                  # (B, m', d)
-    if table is not None and p.selection_table_writeback:  # rows this step computed anyway
-        _write_back(table, t, ids, nv, two_pass)
     if mix is not None:                                                     # mixgcf
         nv = mix * t.iv.unsqueeze(1) + (1 - mix) * nv
     neg_score = scores(t.uv, nv)                                            # (B, m')
@@ -258,13 +256,6 @@ def _select(select, sampler: Sampler, t: _Tower, neg, hit, table, two_pass: bool
         sel = select(t.uv.detach(), t.iv.detach(), c_vec, hit, gen)
     assert sel is not None, f"{sampler.name}: selects but select() kept everything"
     return sel.keep, sel.mix
-
-
-def _write_back(table: torch.Tensor, t: _Tower, ids, nv, two_pass: bool) -> None:
-    with torch.no_grad():
-        table.index_copy_(0, t.uniq, t.vecs.detach())
-        if two_pass:
-            table.index_copy_(0, ids.reshape(-1), nv.detach().reshape(-1, nv.shape[-1]))
 
 
 def _with_edis(p: TrainParams, n_easy, neg_score, log_q, hit, gen):
@@ -363,9 +354,8 @@ def fit(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None] =
     The loop composes small parts: ``batch_loss`` (one batch's negatives and loss),
     ``optimiser_step`` (with gradient averaging across ranks), ``EarlyStopping`` (best epoch's
     weights, patience) and ``Checkpoint``: with ``checkpoint``, the full training state is
-    saved every ``p.checkpoint_every`` steps (at most one per ``p.checkpoint_min_seconds``, and
-    saving at most ``p.checkpoint_max_overhead`` of the time; the fixed item content, part of
-    ``key``, is not saved),
+    saved as ``p.checkpointing`` says (``train.checkpoint_every``; the fixed item content, part
+    of ``key``, is not saved),
     and a run with the same ``key`` (params + data) resumes from it and ends exactly where an
     uninterrupted run would.
 
@@ -383,8 +373,7 @@ def fit(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None] =
     if world.active:
         gen = torch.Generator().manual_seed(seed + 7919 * (world.rank + 1))
         checkpoint, progress = None, progress and world.is_main
-    ckpt = (Checkpoint(checkpoint, key, p.checkpoint_every, p.checkpoint_min_seconds,
-                       p.checkpoint_max_overhead) if checkpoint is not None else None)
+    ckpt = Checkpoint(checkpoint, key, *p.checkpointing) if checkpoint is not None else None
     local_bs = max(1, p.batch_size // world.size)
     sparse = uses_sparse_ids(p, data.n_items)
     model = TwoTower(torch.from_numpy(data.content), data.n_users, p.dim, p.history_len, sparse)

@@ -17,7 +17,7 @@ ESANS = str(Path(sys.executable).parent / "esans")
 @pytest.fixture
 def workspace(built_project, tmp_path):
     return copy_project(built_project, tmp_path / "ws", {"train": {
-        "checkpoint_every": 3, "checkpoint_min_seconds": 0, "checkpoint_max_overhead": 1,
+        "checkpoint_every": 3,
         "epochs": 3, "patience": 5}})
 
 

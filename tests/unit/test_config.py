@@ -107,20 +107,16 @@ def test_the_shipped_params_switch_sampler_in_one_key_and_the_table_follows(tmp_
         load_params(f)
 
 
-@pytest.mark.parametrize("change", [{"sampler": "uniform"}, {"selection_table_every": 0},
-                                    {"candidates": 1}])
-def test_a_table_writeback_without_a_stale_table_is_an_error(tmp_path, change):
-    """selection_table_writeback writes into the stale selection table: with none (a sampler
-    that keeps every draw, or exact scoring) the combination is contradictory."""
-    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
-    raw["train"].update(change, selection_table_writeback=True)
-    f = tmp_path / "params.yaml"
-    f.write_text(yaml.safe_dump(raw))
-    with pytest.raises(EsansError, match="train.selection_table_writeback: true needs a stale"):
-        load_params(f)
-    raw["train"].pop("selection_table_writeback")
-    f.write_text(yaml.safe_dump(raw))
-    assert not load_params(f).train.selection_table_writeback
+def test_checkpoint_every_auto_throttles_and_a_number_is_exact():
+    from esans.config import AUTO_CHECKPOINT, TrainParams
+
+    assert TrainParams().checkpointing == AUTO_CHECKPOINT == (50, 30.0, 0.05)
+    assert TrainParams(checkpoint_every=3).checkpointing == (3, 0.0, 1.0)
+    # the spelling of earlier params files and bundles
+    old = {"checkpoint_every": 50, "checkpoint_min_seconds": 30, "checkpoint_max_overhead": 0.05}
+    assert TrainParams.model_validate(old).checkpoint_every == "auto"
+    exact = {"checkpoint_every": 3, "checkpoint_min_seconds": 0, "checkpoint_max_overhead": 1}
+    assert TrainParams.model_validate(exact).checkpointing == (3, 0.0, 1.0)
 
 
 def test_sparse_id_rows_with_the_full_softmax_are_an_error(tmp_path):

@@ -155,7 +155,7 @@ def test_contradictory_variant_params_are_rejected(train_params, key):
 
 @pytest.mark.parametrize("key, other", [("hard_weight", 2.0), ("edis_logq", "count"),
                                         ("hard_anchor", "history"), ("easy_temperature", 9.0),
-                                        ("pool", "mixed")])
+                                        ("pool", "mixed"), ("selection_table_writeback", True)])
 def test_a_removed_knob_loads_at_its_one_value_and_is_refused_at_any_other(key, other):
     """Older params files and bundles name these knobs at the value every model now has."""
     only = REMOVED_TRAIN_KNOBS[key]
@@ -320,37 +320,6 @@ def test_selection_follows_the_table_not_the_current_tower():
     used = torch.cat([i, h.clamp(min=0).reshape(-1), easiest.reshape(-1)]).unique()
     assert torch.equal(rows.sort().values, used)
     assert not torch.equal(easiest.sort(1).values, hardest.sort(1).values)
-
-
-@pytest.mark.parametrize("sampler", ["dns", "esans"])
-def test_writeback_puts_the_rows_the_step_computed_into_the_table_and_nothing_else(sampler):
-    """With ``selection_table_writeback`` a step writes the current vectors of its positives,
-    history items and kept negatives into the stale table (a negative the model just pushed
-    away stops scoring as hard on its old row); every other row keeps its stale value, and
-    without the switch the table is left as it was."""
-    from esans.model.stale_table import refresh
-
-    data = tiny_data(n_users=40, n_items=200, per_user=12)
-    seen, u, i, h = _batch(data)
-    for writeback in (False, True):
-        p = TrainParams(sampler=sampler, batch_size=32, dim=8, history_len=5, m_c=1,
-                        n_negatives=4, candidates=4, threads=1, selection_table_every=10,
-                        selection_table_writeback=writeback)
-        torch.manual_seed(0)
-        model = TwoTower(torch.from_numpy(data.content), data.n_users, 8, 5, sparse_ids=True)
-        stale = -refresh(model)                    # every row wrong: written rows show
-        table = stale.clone()
-        loss, _ = batch_loss(model, p, build_sampler(p, data, seen), seen, u, i, h,
-                             torch.Generator().manual_seed(3), table=table)
-        loss.backward()
-        rows = model.item_id.weight.grad.coalesce().indices()[0]   # what the step used
-        changed = (table != stale).any(1).nonzero().squeeze(1)
-        if not writeback:
-            assert len(changed) == 0
-            continue
-        assert torch.equal(changed, rows.sort().values)
-        with torch.no_grad():
-            assert torch.allclose(table[rows], model.items(rows), atol=1e-6)
 
 
 def test_the_stale_table_refreshes_every_n_ticks_and_holds_between():

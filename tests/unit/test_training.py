@@ -136,7 +136,7 @@ def test_sparse_id_embeddings_learn_and_resume_exactly(tmp_path, monkeypatch, va
     checkpoints every 5 steps, refreshes every 4: the resume is mid-interval)."""
     data = tiny_data()
     kw = dict(**variant, epochs=3, batch_size=32, dim=16, history_len=5, threads=1,
-              checkpoint_every=5, checkpoint_min_seconds=0, checkpoint_max_overhead=1)
+              checkpoint_every=5)
     sparse = fit(TrainParams(sparse_ids=True, **kw), data, seed=0, log=lambda s: None)
     dense = fit(TrainParams(sparse_ids=False, **kw), data, seed=0, log=lambda s: None)
     assert sparse.model.item_id.sparse and not dense.model.item_id.sparse
