@@ -279,7 +279,7 @@ def epoch_order(p: TrainParams, data: TrainData, items: torch.Tensor, batch: int
     perm = torch.randperm(len(items), generator=gen)
     if p.batching == "random":
         return perm
-    groups = torch.from_numpy(data.l1).long()[items[perm]]
+    groups = torch.from_numpy(np.array(data.l1, np.int64))[items[perm]]   # a writable copy
     by_cluster = torch.argsort(groups, stable=True)            # shuffled within a cluster
     order, g = perm[by_cluster], groups[by_cluster]
     at = torch.arange(len(g))
