@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import psutil
+
+from esans.experiment import env, workspace
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench/results/pipeline-scale.json"
@@ -34,30 +33,6 @@ SIZES = {"20k": (20_000, 10_000, 200_000), "200k": (200_000, 100_000, 2_000_000)
 EVAL_USERS = 20_000
 STAGES = ["source", "ingest", "validate", "split", "encode", "behaviour", "fuse", "cluster",
           "train", "index", "evaluate", "bundle", "report"]
-
-
-def workspace(work: Path) -> None:
-    """A project copy with one git commit (``dvc exp run`` needs a HEAD); its dvc.yaml,
-    params.yaml and code are this project's current ones on every run."""
-    work.mkdir(parents=True, exist_ok=True)
-    for name in ("dvc.yaml", "params.yaml"):
-        shutil.copy(ROOT / name, work / name)
-    shutil.copytree(ROOT / "esans", work / "esans", dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    (work / "bench/results").mkdir(parents=True, exist_ok=True)
-    shutil.copy(ROOT / "bench/results/map.json", work / "bench/results")  # the report's dep
-    if (work / ".dvc").is_dir():
-        return
-    for cmd in (["git", "init", "-q"], ["git", "config", "user.email", "bench@esans"],
-                ["git", "config", "user.name", "bench"], ["dvc", "init", "-q"],
-                ["dvc", "config", "core.analytics", "false"], ["git", "add", "-A"],
-                ["git", "commit", "-qm", "workspace"]):
-        subprocess.run(cmd, cwd=work, env=_env(), check=True)
-
-
-def _env() -> dict:
-    return {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-            "HF_HUB_OFFLINE": "1", "DO_NOT_TRACK": "1"}
 
 
 def peak_rss(pid: int, done: threading.Event, out: list[int]) -> None:
@@ -76,7 +51,7 @@ def peak_rss(pid: int, done: threading.Event, out: list[int]) -> None:
 
 def run(size: str, sampler: str, epochs: int, threads: int) -> dict:
     work = ROOT / f"bench/.work/pipeline-{size}"
-    workspace(work)
+    workspace(ROOT, work)
     n_items, n_users, n_events = SIZES[size]
     sets = {"data.source": "scale", "data.scale.n_items": n_items,
             "data.scale.n_users": n_users, "data.scale.n_events": n_events,
@@ -90,7 +65,7 @@ def run(size: str, sampler: str, epochs: int, threads: int) -> dict:
     log = work / f"exp-{sampler}.log"
     t0 = time.perf_counter()
     with open(log, "w") as fh:
-        proc = subprocess.Popen(cmd, cwd=work, env=_env(), stdout=fh, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=work, env=env(), stdout=fh, stderr=subprocess.STDOUT)
         done, peak = threading.Event(), [0]
         threading.Thread(target=peak_rss, args=(proc.pid, done, peak), daemon=True).start()
         rc = proc.wait()

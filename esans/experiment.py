@@ -25,33 +25,54 @@ from esans.config import Params, load_params
 from esans.io import read_parquet
 
 
-def prepare(root: str | Path, work: str | Path, data_params: dict) -> Path:
-    """``work``: a copy of the project at ``root`` with ``data_params`` merged into its
-    params.yaml (nested keys, e.g. ``{"data": {"source": "s3rec", ...}}``), after
-    ``dvc repro cluster`` (ingest .. cluster, the DAG's own stages). Done once: a ``work``
-    whose clusters exist is returned as it is."""
+def env() -> dict:
+    """This environment for the DVC and git commands a workspace runs: this interpreter's
+    tools first on PATH, nothing downloaded, nothing reported."""
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+            "HF_HUB_OFFLINE": "1", "DO_NOT_TRACK": "1"}
+
+
+def workspace(root: str | Path, work: str | Path, data_params: dict | None = None) -> Path:
+    """``work``: a copy of the project at ``root`` (its dvc.yaml, the esans package, the
+    report's published dep and params.yaml, with ``data_params`` merged in: nested keys, e.g.
+    ``{"data": {"source": "s3rec", ...}}``) as a git + DVC repository with one commit
+    (``dvc exp run`` needs a HEAD). Every call refreshes the copied files; the repository is
+    made once."""
     import yaml
 
     root, work = Path(root), Path(work)
-    if (work / paths.CLUSTER / "assignments.parquet").exists():
-        return work
-    work.mkdir(parents=True, exist_ok=True)
-    for name in ("dvc.yaml", "params.yaml"):
-        shutil.copy(root / name, work / name)
+    (work / "bench/results").mkdir(parents=True, exist_ok=True)
+    shutil.copy(root / "dvc.yaml", work / "dvc.yaml")
+    shutil.copy(root / "bench/results/map.json", work / "bench/results/map.json")
     shutil.copytree(root / "esans", work / "esans", dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("__pycache__"))
-    params = yaml.safe_load((work / "params.yaml").read_text())
+    params = yaml.safe_load((root / "params.yaml").read_text())
 
     def merge(base: dict, new: dict) -> None:
         for k, v in new.items():
             merge(base[k], v) if isinstance(v, dict) else base.__setitem__(k, v)
 
-    merge(params, data_params)
+    merge(params, data_params or {})
     (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    for cmd in (["git", "init", "-q"], ["dvc", "init", "-q"],
-                ["dvc", "config", "core.analytics", "false"], ["dvc", "repro", "cluster"]):
-        subprocess.run(cmd, cwd=work, env=env, check=True, capture_output=True)
+    if not (work / ".dvc").is_dir():
+        for cmd in (["git", "init", "-q"], ["git", "config", "user.email", "bench@esans"],
+                    ["git", "config", "user.name", "bench"], ["dvc", "init", "-q"],
+                    ["dvc", "config", "core.analytics", "false"], ["git", "add", "-A"],
+                    ["git", "commit", "-qm", "workspace"]):
+            subprocess.run(cmd, cwd=work, env=env(), check=True, capture_output=True)
+    return work
+
+
+def prepare(root: str | Path, work: str | Path, data_params: dict) -> Path:
+    """``work``: a ``workspace`` of the project at ``root`` with ``data_params``, after
+    ``dvc repro cluster`` (ingest .. cluster, the DAG's own stages). Done once: a ``work``
+    whose clusters exist is returned as it is."""
+    work = Path(work)
+    if (work / paths.CLUSTER / "assignments.parquet").exists():
+        return work
+    workspace(root, work, data_params)
+    subprocess.run(["dvc", "repro", "cluster"], cwd=work, env=env(), check=True,
+                   capture_output=True)
     return work
 
 

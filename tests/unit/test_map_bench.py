@@ -70,3 +70,28 @@ def test_generated_catalogues_are_the_scale_source_under_the_pipelines_own_clust
     assert study.catalogue_params("beauty")[1]
     with pytest.raises(SystemExit, match="unknown catalogue 'synth-3k'"):
         study.catalogue_params("synth-3k")
+
+
+def test_a_workspace_is_this_project_with_the_studys_data_params_and_one_commit(tmp_path):
+    import subprocess
+
+    import yaml
+
+    from esans.config import load_params
+    from esans.experiment import env, workspace
+
+    work = workspace(ROOT, tmp_path / "w", {"data": {"source": "scale",
+                                                     "scale": {"n_items": 5000}}})
+    p = load_params(work / "params.yaml")
+    assert p.data.source == "scale" and p.data.scale.n_items == 5000
+    assert p.train == load_params(ROOT / "params.yaml").train        # the rest as it is
+    assert (work / "esans/trainer.py").read_bytes() == (ROOT / "esans/trainer.py").read_bytes()
+    assert (work / "bench/results/map.json").exists()                 # the report's dep
+    head = lambda: subprocess.run(["git", "rev-parse", "HEAD"], cwd=work, env=env(),  # noqa
+                                  capture_output=True, text=True, check=True).stdout
+    first = head()
+    (work / "esans/trainer.py").write_text("stale")
+    workspace(ROOT, work)                       # refreshes the files, keeps the repository
+    assert head() == first and (work / "esans/trainer.py").read_bytes() == \
+        (ROOT / "esans/trainer.py").read_bytes()
+    assert yaml.safe_load((work / "params.yaml").read_text())["data"]["source"] == "synthetic"
