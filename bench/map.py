@@ -91,8 +91,7 @@ def configs(budget: int) -> dict[str, dict]:
     }
 
 
-# configs whose switch left the product (best nowhere); their trials stay in the map
-RETIRED = ["mixed+esans"]   # the paper's ESANS added to the mixed pool (train.pool: mixed)
+RETIRED = ["mixed+esans"]   # switch left the product (train.pool: mixed); its trials stay
 
 
 def grid(config: str) -> list[dict]:
@@ -100,12 +99,16 @@ def grid(config: str) -> list[dict]:
     return [{"lr": lr, "temperature": t} for lr, t in itertools.product(LR, TEMPERATURE)]
 
 
+def workdir(catalogue: str) -> Path:
+    """Where a catalogue's prepared project lives (``synth-20k:0.5`` -> synth-20k-spread0.5)."""
+    return WORK / catalogue.replace(":", "-spread")
+
+
 def prepare(catalogue: str) -> Path:
     """The project copy whose stages up to `cluster` ran on ``catalogue`` (once)."""
     from esans.experiment import prepare as prepared
 
-    return prepared(ROOT, WORK / catalogue.replace(":", "-spread"),
-                    catalogue_params(catalogue)[0])
+    return prepared(ROOT, workdir(catalogue), catalogue_params(catalogue)[0])
 
 
 def key(row: dict) -> str:
@@ -167,6 +170,8 @@ def summarise(rows: list[dict]) -> list[dict]:
     out = []
     cells = sorted({(r["catalogue"], r["budget"]) for r in rows})
     for cat, budget in cells:
+        report = workdir(cat) / "reports/split.json"
+        n_items = json.loads(report.read_text())["n_items"] if report.exists() else None
         cell = []
         for config in [*configs(budget), *RETIRED]:
             setting = chosen(rows, cat, budget, config)
@@ -175,9 +180,6 @@ def summarise(rows: list[dict]) -> list[dict]:
             runs = {r["seed"]: r for r in rows if (r["catalogue"], r["budget"], r["config"])
                     == (cat, budget, config) and r["setting"] == setting}
             test = np.array([runs[s]["test"]["recall@50"] for s in sorted(runs)])
-            split_report = WORK / cat.replace(":", "-spread") / "reports/split.json"
-            n_items = json.loads(split_report.read_text())["n_items"] \
-                if split_report.exists() else None
             fn = runs[0].get("false_negative_rate") or {}
             cell.append({
                 "catalogue": cat, "n_items": n_items, "real": catalogue_params(cat)[1],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
@@ -160,12 +159,12 @@ class SamplerTraits:
     """What a negative sampler is, as the config model, validate and training need to know
     (the one place these are decided; ``esans.trainer.build_sampler`` builds each by name)."""
     clusters: bool = False   # draws from MSAC's clusters (needs data/cluster)
-    hard: bool = False       # draws hard negatives (train.hard_* apply)
+    hard: bool = False       # draws hard negatives (train.m_c of n_negatives)
     logq: bool = False       # a known log q per id (per-row proposals)
     edis: bool = False       # EDIS virtual negatives always on (train.edis adds them to others)
     selects: bool = False    # always keeps a model-chosen subset of its candidates (hard
     #                          samplers do too with more than one candidate a slot)
-    per_row: str | None = "n_negatives"   # what sets the per-row draw count; None: a pool
+    per_row: bool = True     # draws n_negatives of its own a row; False: a pool or none
     sampled: bool = True     # False: the full softmax (no negatives to mix)
     batch_pool: bool = False  # its negatives are the batch's own items (shared by every row):
     #                           under data-parallel training the pool spans every rank's batch
@@ -176,11 +175,11 @@ SAMPLERS: dict[str, SamplerTraits] = {
     "msac": SamplerTraits(clusters=True, hard=True, logq=True),
     "uniform": SamplerTraits(logq=True),
     "popularity": SamplerTraits(logq=True),
-    "inbatch": SamplerTraits(per_row=None, batch_pool=True),
-    "mixed": SamplerTraits(per_row=None, batch_pool=True),
+    "inbatch": SamplerTraits(per_row=False, batch_pool=True),
+    "mixed": SamplerTraits(per_row=False, batch_pool=True),
     "dns": SamplerTraits(selects=True),
     "mixgcf": SamplerTraits(selects=True),
-    "full": SamplerTraits(per_row=None, sampled=False),
+    "full": SamplerTraits(per_row=False, sampled=False),
     # the rule below: esans's traits (its other branch, mixed, takes no per-row knobs)
     "auto": SamplerTraits(clusters=True, hard=True, logq=True, edis=True),
 }
@@ -243,11 +242,9 @@ def _migrate(data: dict) -> dict:
     data = dict(data)
     sampler = data.get("sampler", "auto")
     msac = sampler in ("esans", "msac", "auto")
-    old_m_o = data.get("m_o", 5)
-    if "m_o" in data:
-        m_o = data.pop("m_o")
-        if msac:
-            data["n_negatives"] = data.get("m_c", 2) + m_o
+    m_o = data.pop("m_o", None)
+    if m_o is not None and msac:
+        data["n_negatives"] = data.get("m_c", 2) + m_o
     named = [key for key in ("hard_candidates", "easy_candidates") if key in data]
     if named:
         k = {data.pop("hard_candidates", 4), data.pop("easy_candidates", 4)}
@@ -267,7 +264,7 @@ def _migrate(data: dict) -> dict:
     if data.get("checkpoint_every") == 50 and throttle == AUTO_CHECKPOINT[1:]:
         data["checkpoint_every"] = "auto"       # a runtime setting: any other spelling is kept
     if "edis_sources" in data:
-        mixed_before = data.pop("edis_sources") or old_m_o
+        mixed_before = data.pop("edis_sources") or (5 if m_o is None else m_o)
         now = data.get("n_negatives", 7) - (data.get("m_c", 2) if msac else 0)
         edis_on = sampler in ("esans", "auto") or (data.get("edis") and sampler != "full")
         if edis_on and mixed_before != now:
@@ -315,7 +312,7 @@ class TrainParams(_Strict):
     # instead of running each candidate through the item tower. 0 (the default): the current
     # model, exact. "auto": every AUTO_TABLE_EVERY steps where the training selects, else 0.
     # A speed switch, not a free one: a stale row can keep an item "hardest" long after the
-    # model pushed it away (docs/samplers.md; selection_table_writeback below counters it).
+    # model pushed it away (docs/samplers.md).
     selection_table_every: Annotated[int, Field(ge=0)] | Literal["auto"] = 0
     threads: int = Field(2, ge=1)
     # Crash-resume checkpoints: "auto" (AUTO_CHECKPOINT: every 50 steps, throttled by time)

@@ -22,9 +22,13 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
+
+if TYPE_CHECKING:
+    from esans.config import ScaleSourceParams
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,7 @@ class ScaleParams:
         return self.n_groups * self.topics_per_group
 
 
-def from_params(p) -> ScaleParams:
+def from_params(p: ScaleSourceParams) -> ScaleParams:
     """The generator's settings from the ``data.scale`` params block (``ScaleSourceParams``):
     ``n_items / items_per_group`` semantic groups."""
     fields = p.model_dump()

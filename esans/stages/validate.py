@@ -44,7 +44,7 @@ def catalogue_minimums(p: Params, n_items: int, n_users: int) -> None:
     shown = f"auto: {n_l1}" if c.n_l1 == "auto" else n_l1
     rules = [(n_l1 * c.min_cluster_size,
               f"cluster.n_l1 ({shown}) x cluster.min_cluster_size ({c.min_cluster_size})")]
-    if t.traits.per_row == "n_negatives":
+    if t.traits.per_row:
         rules.append((t.n_negatives + 1, f"train.n_negatives ({t.n_negatives}) + the positive"))
     k = max(p.evaluate.ks)
     rules.append((k + 1, f"evaluate.ks (K up to {k}: a top-K that can hold every item scores "
