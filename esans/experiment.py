@@ -111,6 +111,8 @@ def trial(root: str | Path, train: dict, seed: int, ks: list[int] | None = None)
             "epochs_run": len(res.history), "epoch_cap": p.train.epochs,
             "at_cap": res.best_epoch == p.train.epochs, "train_seconds": round(train_s, 1),
             "mean_step_ms": round(1000 * res.mean_step_s, 2),
+            "curve": [{"epoch": r["epoch"], "train_seconds": round(r["train_seconds"], 3),
+                       "valid_recall@50": r["valid_recall@50"]} for r in res.history],
             "false_negative_rate": {"all": res.false_negative_rate,
                                     "hard": res.false_negative_rate_hard,
                                     "easy": res.false_negative_rate_easy}}

@@ -436,10 +436,11 @@ def fit(p: TrainParams, data: TrainData, seed: int, log: Callable[[str], None] =
             step_times.append(time.perf_counter() - ts)
             if step % HEAP_TRIM_EVERY == 0:
                 release_free_heap()
+        trained_s = time.perf_counter() - t0
         rec = distributed.broadcast_float(valid_recall(model, data, hist, p.history_len), world)
         release_free_heap()   # what validation's score blocks left
         row = {"epoch": epoch, "loss": float(np.mean(losses)), "valid_recall@50": rec,
-               "seconds": time.perf_counter() - t0}
+               "seconds": time.perf_counter() - t0, "train_seconds": trained_s}
         result.history.append(row)
         log(f"epoch {epoch}: loss {row['loss']:.4f} valid recall@50 {rec:.4f} "
             f"({row['seconds']:.1f}s)")

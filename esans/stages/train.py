@@ -60,7 +60,7 @@ def train(p: Params) -> dict:
                     "history_len": p.train.history_len, "sampler": res.sampler,
                     "best_epoch": res.best_epoch}, out / "meta.json")
     with atomic_path(paths.REPORTS / "train_history.csv") as tmp:
-        pl.DataFrame(res.history).drop("seconds").write_csv(tmp)
+        pl.DataFrame(res.history).drop("seconds", "train_seconds", strict=False).write_csv(tmp)
     report = write_report("train", report, t0, mean_step_ms=round(1000 * res.mean_step_s, 3),
                           epoch_seconds=[round(r["seconds"], 3) for r in res.history])
     return report

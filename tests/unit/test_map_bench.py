@@ -95,3 +95,17 @@ def test_a_workspace_is_this_project_with_the_studys_data_params_and_one_commit(
     assert head() == first and (work / "esans/trainer.py").read_bytes() == \
         (ROOT / "esans/trainer.py").read_bytes()
     assert yaml.safe_load((work / "params.yaml").read_text())["data"]["source"] == "synthetic"
+
+
+def test_the_peer_bench_counts_training_time_only_and_finds_95pct_of_each_arms_best():
+    import peer_recbole
+
+    run = {"arm": "x", "n_events": 1000, "test": {"recall@50": 0.3},
+           "curve": [{"train_seconds": 2.0, "valid_recall@50": 0.1},
+                     {"train_seconds": 2.0, "valid_recall@50": 0.39},
+                     {"train_seconds": 2.0, "valid_recall@50": 0.40},
+                     {"train_seconds": 2.0, "valid_recall@50": 0.38}]}
+    s = peer_recbole.summary(run)
+    assert s["events_per_s"] == 500                  # 4 epochs x 1000 events / 8 s
+    assert s["seconds_to_95pct"] == 4.0              # 0.39 >= 0.95 x 0.40 after two epochs
+    assert s["best_valid_recall@50"] == 0.4 and s["epochs"] == 4
