@@ -180,8 +180,8 @@ SAMPLERS: dict[str, SamplerTraits] = {
     "dns": SamplerTraits(selects=True),
     "mixgcf": SamplerTraits(selects=True),
     "full": SamplerTraits(per_row=False, sampled=False),
-    # the rule below: esans's traits (its other branch, mixed, takes no per-row knobs)
-    "auto": SamplerTraits(clusters=True, hard=True, logq=True, edis=True),
+    # the rule below: neither of its branches (full, mixed) draws per-row negatives
+    "auto": SamplerTraits(per_row=False),
 }
 Sampler = Literal[tuple(SAMPLERS)]  # type: ignore[valid-type]
 
@@ -192,28 +192,41 @@ def samplers_with(trait: str, sep: str = ", ") -> str:
 
 
 # train.sampler: auto is the best the project measured for a catalogue's size (docs/study.md):
-# below this many items the project's ESANS, from it the shared in-batch + uniform pool (the
-# measured catalogues straddle it: 1,682 items, ESANS ties the best; 12,101, the pool wins).
+# below this many items the full softmax (best on ml100k's 1,682 items, where scoring every
+# item costs a step no more than the project's ESANS), from it the shared in-batch + uniform
+# pool (best on 12,101 and 18,357 items, where the full softmax's step is ~4x the pool's).
 AUTO_LARGE_ITEMS = 10_000
-AUTO_SMALL = {"sampler": "esans"}
+AUTO_SMALL = {"sampler": "full", "edis": False, "exclude_own_l2": "auto",
+              "selection_table_every": 0}
 AUTO_LARGE = {"sampler": "mixed", "edis": False, "exclude_own_l2": "auto",
               "selection_table_every": 0}
+# train.temperature: auto is the softmax temperature the map chose for the sampler: the full
+# softmax and the pool want a flatter one than the per-row samplers (docs/study.md).
+AUTO_TEMPERATURE = {"full": 0.2, "mixed": 0.1}
+PER_ROW_TEMPERATURE = 0.07   # every other sampler (the map's per-row choices: 0.05-0.1)
 
 
 def resolve_sampler(t: "TrainParams", n_items: int) -> tuple["TrainParams", str]:
     """The concrete train params ``t`` stands for on a catalogue of ``n_items``, and why
-    (``train.sampler: auto`` picks by size; any other sampler is itself)."""
+    (``train.sampler: auto`` picks by size, ``train.temperature: auto`` by sampler; any other
+    value is itself)."""
     if t.sampler != "auto":
-        return t, f"train.sampler: {t.sampler} (params.yaml)"
-    if n_items >= AUTO_LARGE_ITEMS:
-        return t.model_copy(update=AUTO_LARGE), (
+        chosen, why = t, f"train.sampler: {t.sampler} (params.yaml)"
+    elif n_items >= AUTO_LARGE_ITEMS:
+        chosen, why = t.model_copy(update=AUTO_LARGE), (
             f"auto: mixed, the shared in-batch + {t.mns_uniform} uniform pool, for "
             f"{n_items:,} items (>= {AUTO_LARGE_ITEMS:,}: the best measured on every catalogue "
             "of that size, per-row samplers behind it)")
-    return t.model_copy(update=AUTO_SMALL), (
-        f"auto: esans, the project's ESANS, for {n_items:,} items (< {AUTO_LARGE_ITEMS:,}): "
-        f"MSAC's strata, the model keeping its hardest of {t.candidates} draws a slot, "
-        "EDIS on top (tied with the best on the smaller catalogue measured)")
+    else:
+        chosen, why = t.model_copy(update=AUTO_SMALL), (
+            f"auto: full, the full softmax over every item, for {n_items:,} items "
+            f"(< {AUTO_LARGE_ITEMS:,}: the best measured at that size, at a step no dearer "
+            "than the per-row samplers')")
+    if chosen.temperature == "auto":
+        tau = AUTO_TEMPERATURE.get(chosen.sampler, PER_ROW_TEMPERATURE)
+        chosen = chosen.model_copy(update={"temperature": tau})
+        why += f"; temperature {tau} (auto)"
+    return chosen, why
 
 
 # Steps between refreshes of the stale selection table under selection_table_every: auto (~1
@@ -284,7 +297,8 @@ class TrainParams(_Strict):
     lr: float = Field(2e-3, gt=0)
     weight_decay: float = Field(0.0, ge=0)
     dim: int = Field(64, ge=2)
-    temperature: float = Field(0.07, gt=0)
+    # softmax temperature; auto: by sampler (AUTO_TEMPERATURE: full 0.2, mixed 0.1, else 0.07)
+    temperature: Annotated[float, Field(gt=0)] | Literal["auto"] = "auto"
     history_len: int = Field(50, ge=1)
     patience: int = Field(4, ge=1)
     # Real negatives a row, for every per-row sampler; MSAC's (esans, msac) are m_c hard ones
@@ -368,6 +382,13 @@ class TrainParams(_Strict):
     @property
     def traits(self) -> SamplerTraits:
         return SAMPLERS[self.sampler]
+
+    @property
+    def softmax_temperature(self) -> float:
+        """``temperature`` as a number (``auto``: by sampler; ``resolve_sampler`` sets it)."""
+        if self.temperature != "auto":
+            return self.temperature
+        return AUTO_TEMPERATURE.get(self.sampler, PER_ROW_TEMPERATURE)
 
     @property
     def excludes_own_l2(self) -> bool:

@@ -170,7 +170,7 @@ def batch_loss(model: TwoTower, p: TrainParams, sampler: Sampler | None, seen: S
     if sampler is None:
         allv = model.all_items()                                            # (N, d)
         uv = model.users(u, h, allv[h.clamp(min=0)])
-        return full_softmax(uv, allv, i, p.temperature), info
+        return full_softmax(uv, allv, i, p.softmax_temperature), info
     neg = _draw(sampler, u, i, gen, heldout, info)
     select = selector(sampler)                                              # dns, mixgcf, msac
     # With sparse id rows (large catalogues) or a stale table, the candidates are scored
@@ -194,7 +194,7 @@ def batch_loss(model: TwoTower, p: TrainParams, sampler: Sampler | None, seen: S
     neg_score = scores(t.uv, nv)                                            # (B, m')
     if p.uses_edis:  # virtual negatives, scored as the same mix of their sources' scores
         neg_score, log_q, hit = _with_edis(p, neg.n_easy, neg_score, log_q, hit, gen)
-    loss = sampled_softmax_logits((t.uv * t.iv).sum(-1), neg_score, log_q, p.temperature,
+    loss = sampled_softmax_logits((t.uv * t.iv).sum(-1), neg_score, log_q, p.softmax_temperature,
                                   hit, p.logq_correction)
     return loss, info
 

@@ -27,7 +27,9 @@ TINY = {
     "encode": {"image": {"size": 64}},
     "cluster": {"n_l1": 6, "n_l2": 4, "min_cluster_size": 3},
     "fuse": {"epochs": 30},
-    "train": {"epochs": 3, "batch_size": 256, "patience": 2},
+    # the paper's method end to end (the default rule picks the full softmax at this size;
+    # tests/unit/test_auto_sampler.py covers the rule)
+    "train": {"sampler": "esans", "epochs": 3, "batch_size": 256, "patience": 2},
     "validate": {"min_interactions": 50},
 }
 

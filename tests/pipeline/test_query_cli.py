@@ -46,7 +46,7 @@ def test_negatives_show_what_training_draws_keeps_and_mixes(built_project):
     hard = [r for r in out["real"] if r["kind"] == "hard"]
     easy = [r for r in out["real"] if r["kind"] == "easy"]
     t = load_params(p / "params.yaml").train
-    assert t.sampler == "auto" and out["sampler"] == "esans" and out["selects"]
+    assert t.sampler == "esans" and out["sampler"] == "esans" and out["selects"]
     # the project's ESANS draws k candidates a slot; which it keeps depends on the user
     assert (len(hard), len(easy)) == (2 * t.candidates, 5 * t.candidates)
     assert all(r["l2"] != item["l2"] for r in out["real"])

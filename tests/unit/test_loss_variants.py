@@ -210,7 +210,7 @@ def _reference_loss(model, p, sampler, seen, u, i, h, gen):
         nv, log_q = torch.cat([nv, vv], 1), torch.cat([log_q, vq], 1)
         hit = torch.cat([hit, torch.zeros(vq.shape, dtype=torch.bool)], 1)
     neg_score = torch.einsum("bd,bmd->bm", uv, nv)
-    return sampled_softmax_logits((uv * iv).sum(-1), neg_score, log_q, p.temperature,
+    return sampled_softmax_logits((uv * iv).sum(-1), neg_score, log_q, p.softmax_temperature,
                                   hit), ids
 
 
