@@ -1,10 +1,10 @@
-"""What moves the default on ml100k beyond the sampler: model size, history, budget, batch.
+"""What moves the project's ESANS on ml100k beyond the sampler: size, history, budget, batch.
 
     python bench/levers.py                         # every lever, seed 0
     python bench/levers.py --only dim128 --seeds 1 2
     python bench/levers.py --report                # bench/results/levers-ml100k.json
 
-The base is the map's ml100k row of the default (the project's ESANS at its tuned setting:
+The base is the map's ml100k row of the project's ESANS (at its tuned setting:
 lr 4e-3, temperature 0.1, 8 negatives, dim 64, 50 history items, batch 1,024); each lever
 changes one or two train keys. Trials run through ``esans.experiment.trial`` on the map's
 prepared ml100k (2 workers x 1 thread) and are appended to bench/results/levers-ml100k.jsonl;

@@ -13,8 +13,8 @@ the whole catalogue, seen items masked. Arms, one after another:
   cosine contrastive loss): RecBole 1.2.1 from the package registry, in a venv of its own so
   it never becomes a dependency; its own trainer, data loaders and full-sort evaluator.
   RecBole's batch counts (positive, negative) rows, so 8,192 rows = 1,024 positives.
-- esans uniform and esans's default sampler on this catalogue, at the settings the map chose
-  for them (bench/results/map-trials.jsonl).
+- esans uniform and the project's ESANS, at the settings the map chose for them on this
+  catalogue (bench/results/map-trials.jsonl).
 
 Per arm: events/s (training positives a second of training; evaluation excluded), epochs,
 best valid Recall@50, seconds of training to reach 95% of its own best, and test Recall@50
