@@ -13,8 +13,8 @@ the whole catalogue, seen items masked. Arms, one after another:
   cosine contrastive loss): RecBole 1.2.1 from the package registry, in a venv of its own so
   it never becomes a dependency; its own trainer, data loaders and full-sort evaluator.
   RecBole's batch counts (positive, negative) rows, so 8,192 rows = 1,024 positives.
-- esans uniform and the project's ESANS, at the settings the map chose for them on this
-  catalogue (bench/results/map-trials.jsonl).
+- esans: uniform, the project's ESANS and the full softmax (the default at this size), at
+  the settings the map chose for them on this catalogue (bench/results/map-trials.jsonl).
 
 Per arm: events/s (training positives a second of training; evaluation excluded), epochs,
 best valid Recall@50, seconds of training to reach 95% of its own best, and test Recall@50
@@ -37,6 +37,7 @@ DATA = ROOT / "bench/.work/recbole/data"
 OUT = ROOT / "bench/results/peer-recbole.json"
 RECBOLE, TORCH = "1.2.1", "2.13.0"
 DIM, BATCH, NEGATIVES = 64, 1024, 8
+ARMS = {"uniform": "uniform", "esans": "project's ESANS", "full": "full softmax (default)"}
 
 
 def setup() -> None:
@@ -150,7 +151,7 @@ def esans_arm(config: str, work: Path, a) -> dict:
     import polars as pl
 
     n_events = pl.read_parquet(work / "data/split/train.parquet").height
-    return {"arm": f"esans {config}", "lr": setting["lr"],
+    return {"arm": f"esans {ARMS[config]}", "lr": setting["lr"],
             "temperature": setting["temperature"], "n_events": n_events,
             "curve": out["curve"], "test": {"recall@50": out["test"]["recall@50"]},
             "wall_seconds": round(time.perf_counter() - t0, 1)}
@@ -227,7 +228,7 @@ def main() -> None:
         for lr in a.recbole_lr:
             runs.append(recbole_arm(model, lr, a))
             print(json.dumps(summary(runs[-1]) | {"lr": lr}), flush=True)
-    for config in ("uniform", "esans"):
+    for config in ARMS:
         runs.append(esans_arm(config, work, a))
         print(json.dumps(summary(runs[-1])), flush=True)
     write(runs, a.threads)

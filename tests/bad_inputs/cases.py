@@ -370,7 +370,7 @@ CASES: dict[str, Case] = {
         "params", lambda d: (_set("train.sampler", "full")(d), _set("train.edis", True)(d)),
         "[params]: train.edis: EDIS mixes sampled negatives"),
     "a budget MSAC's hard share leaves too few easy negatives in": Case(
-        "params", _set("train.n_negatives", 3),
+        "params", lambda d: (_set("train.sampler", "esans")(d), _set("train.n_negatives", 3)(d)),
         "[params]: train.n_negatives: 3 leaves 1 easy negative(s) after train.m_c (2)"),
     "hard and easy candidate counts that differ, from an earlier params file": Case(
         "params", lambda d: (_set("train.hard_candidates", 2)(d),

@@ -21,9 +21,13 @@ def test_too_few_items_for_the_clusters_or_negatives_names_the_params():
         catalogue_minimums(p, 17, 50)
     catalogue_minimums(p, 18, 50)
     p = Params.model_validate({"cluster": {"n_l1": 2, "min_cluster_size": 1},
-                               "train": {"n_negatives": 7}, "evaluate": {"ks": [5]}})
+                               "train": {"sampler": "esans", "n_negatives": 7},
+                               "evaluate": {"ks": [5]}})
     with pytest.raises(EsansError, match=r"train.n_negatives \(7\) \+ the positive"):
         catalogue_minimums(p, 7, 50)
+    # the default rule (full softmax / pool) draws no per-row negatives: no such minimum
+    auto = p.model_copy(update={"train": p.train.model_copy(update={"sampler": "auto"})})
+    catalogue_minimums(auto, 7, 50)
     p = p.model_copy(update={"train": p.train.model_copy(update={"sampler": "uniform"})})
     with pytest.raises(EsansError, match=r"train.n_negatives \(7\) \+ the positive"):
         catalogue_minimums(p, 7, 50)
