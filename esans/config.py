@@ -194,7 +194,7 @@ def samplers_with(trait: str, sep: str = ", ") -> str:
 # train.sampler: auto is the best the project measured for a catalogue's size (docs/study.md):
 # below this many items the full softmax (best on ml100k's 1,682 items, where scoring every
 # item costs a step no more than the project's ESANS), from it the shared in-batch + uniform
-# pool (best on 12,101 and 18,357 items, where the full softmax's step is ~4x the pool's).
+# pool (tied with the full softmax on 12,101 items at a seventh of its step; best on 18,357).
 AUTO_LARGE_ITEMS = 10_000
 AUTO_SMALL = {"sampler": "full", "edis": False, "exclude_own_l2": "auto",
               "selection_table_every": 0}
