@@ -21,12 +21,13 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
+from map import COMMON, configs
 
 ROOT = Path(__file__).resolve().parents[1]
 TRIALS = ROOT / "bench/results/levers-ml100k.jsonl"
 OUT = ROOT / "bench/results/levers-ml100k.json"
-BASE = {"sampler": "esans", "n_negatives": 8, "m_c": 2, "candidates": 4, "epochs": 40,
-        "patience": 3, "threads": 1, "lr": 0.004, "temperature": 0.1}
+# the map's own config and protocol at the setting it chose on ml100k
+BASE = {**configs(8)["esans"], **COMMON, "lr": 0.004, "temperature": 0.1}
 LEVERS: dict[str, dict] = {
     "batch 512": {"batch_size": 512},
     "batch 256": {"batch_size": 256},
@@ -67,7 +68,7 @@ def _run(job: tuple[str, int]) -> dict:
 
 
 def base_trials() -> dict[int, float]:
-    """Test Recall@50 by seed of the map's default row on ml100k (the base)."""
+    """Test Recall@50 by seed of the map's ml100k row of the project's ESANS (the base)."""
     rows = [json.loads(x) for x in (ROOT / "bench/results/map-trials.jsonl").open()]
     return {r["seed"]: r["test"]["recall@50"] for r in rows
             if (r["catalogue"], r["config"], r["budget"]) == ("ml100k", "esans", 8)

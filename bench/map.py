@@ -129,7 +129,7 @@ def _run(job: dict) -> dict:
 
     out = trial(job["work"], {**configs(job["budget"])[job["config"]], **COMMON,
                               **job["setting"]}, job["seed"])
-    out.pop("curve")   # the per-epoch curve: bench/recbole.py reads it, the map does not
+    out.pop("curve")   # the per-epoch curve: bench/peer_recbole.py reads it, the map does not
     return {k: v for k, v in job.items() if k != "work"} | out
 
 

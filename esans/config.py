@@ -223,7 +223,7 @@ def resolve_sampler(t: "TrainParams", n_items: int) -> tuple["TrainParams", str]
             f"(< {AUTO_LARGE_ITEMS:,}: the best measured at that size, at a step no dearer "
             "than the per-row samplers')")
     if chosen.temperature == "auto":
-        tau = AUTO_TEMPERATURE.get(chosen.sampler, PER_ROW_TEMPERATURE)
+        tau = chosen.softmax_temperature
         chosen = chosen.model_copy(update={"temperature": tau})
         why += f"; temperature {tau} (auto)"
     return chosen, why
