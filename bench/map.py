@@ -51,19 +51,29 @@ SYNTH = {"20k": (20_000, 10_000, 200_000), "200k": (200_000, 100_000, 2_000_000)
 
 
 def catalogue_params(name: str) -> tuple[dict, bool]:
-    """A catalogue's data params and whether it is real: a named one, or ``synth-20k:0.5``
-    (the generator at 20k items with ``group_spread`` 0.5; the cluster count is the
-    pipeline's own rule)."""
+    """A catalogue's data params and whether it is real: a named one, or a generated one,
+    ``synth-<size>[:<group_spread> | :<key>=<value>[,<key>=<value>...]]`` with keys of
+    ``data.scale`` (``synth-20k:0.5``, ``synth-20k:topics_per_group=100,noise=1``); the
+    cluster count is always the pipeline's own rule, never the generator's group count."""
     if name in CATALOGUES:
         return CATALOGUES[name]
-    size, _, spread = name.removeprefix("synth-").partition(":")
+    from esans.config import ScaleSourceParams
+
+    size, _, spec = name.removeprefix("synth-").partition(":")
     if not name.startswith("synth-") or size not in SYNTH:
         raise SystemExit(f"unknown catalogue {name!r}: {sorted(CATALOGUES)} or "
-                         f"synth-<{'|'.join(SYNTH)}>[:<group_spread>]")
+                         f"synth-<{'|'.join(SYNTH)}>[:<group_spread> | :<key>=<value>,...]")
     n_items, n_users, n_events = SYNTH[size]
-    return {"data": {"source": "scale", "scale": {
-        "n_items": n_items, "n_users": n_users, "n_events": n_events,
-        "group_spread": float(spread or 0)}}, "train": {"valid_users": 2000}}, False
+    scale: dict = {"n_items": n_items, "n_users": n_users, "n_events": n_events,
+                   "group_spread": 0.0}
+    for part in filter(None, spec.split(",")):
+        k, eq, v = part.partition("=")
+        if not eq:
+            k, v = "group_spread", part
+        if k not in ScaleSourceParams.model_fields or k in ("n_items", "n_users", "n_events"):
+            raise SystemExit(f"{name!r}: {k!r} is not a generator setting of data.scale")
+        scale[k] = v if k == "content" else float(v) if "." in v else int(v)
+    return {"data": {"source": "scale", "scale": scale}, "train": {"valid_users": 2000}}, False
 
 
 LR = [1e-3, 2e-3, 4e-3]
@@ -100,7 +110,10 @@ def grid(config: str) -> list[dict]:
 
 
 def workdir(catalogue: str) -> Path:
-    """Where a catalogue's prepared project lives (``synth-20k:0.5`` -> synth-20k-spread0.5)."""
+    """Where a catalogue's prepared project lives (``synth-20k:0.5`` -> synth-20k-spread0.5,
+    ``synth-20k:noise=1,topics_per_group=50`` -> synth-20k-noise1-topics_per_group50)."""
+    if "=" in catalogue:
+        return WORK / catalogue.replace(":", "-").replace("=", "").replace(",", "-")
     return WORK / catalogue.replace(":", "-spread")
 
 
@@ -254,7 +267,8 @@ def false_negatives(catalogues: list[str]) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--catalogue", help=f"{', '.join(CATALOGUES)} or synth-<20k|200k>[:spread]")
+    ap.add_argument("--catalogue", help=f"{', '.join(CATALOGUES)} or "
+                    "synth-<20k|200k>[:spread | :key=value,...]")
     ap.add_argument("--budget", type=int, default=8)
     ap.add_argument("--phase", choices=["tune", "seeds", "fn"])
     ap.add_argument("--only", nargs="*", help="configs (default: all)")

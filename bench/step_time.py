@@ -8,7 +8,9 @@ Every arm trains on the same number of real negatives (n_negatives = 7); ESANS a
 (m_o+2)(m_o-1)/2 = 14 virtual negatives. Arms: uniform, MSAC without EDIS and the paper's
 ESANS (one draw per slot), DNS (keeps the model's top 7 of 4 x 7 uniform candidates) and the
 project's ESANS (keeps the model's top of 4 MSAC candidates per slot: the same 28 scored), and
-the mixed in-batch + uniform pool (B + 512 shared negatives a row, a different budget).
+the mixed in-batch + uniform pool (B + 512 shared negatives a row, a different budget), and
+the shipped default as it resolves on the catalogue (`train.sampler: auto`: the full softmax,
+every item a negative, below 10,000 items; the pool from there).
 Steps alternate between the arms on the same batches, so machine noise hits all alike; the
 ratio of medians to uniform's is reported. Id embeddings train sparse or dense as training
 would on that catalogue (``train.sparse_ids``: sparse from 100k items). ``--work``: any
@@ -44,7 +46,7 @@ def main() -> None:
     import torch
     from timing import alternating_step_times
 
-    from esans.config import load_params
+    from esans.config import load_params, resolve_sampler
     from esans.trainer import uses_sparse_ids
     from esans.train_data import load_train_data
 
@@ -67,6 +69,11 @@ def main() -> None:
             # the industry reference: B in-batch + mns_uniform shared negatives a row
             "mixed": base.model_copy(update={"sampler": "mixed", "edis": False}),
             "esans": base}
+    # the shipped default (`train.sampler: auto`) as it resolves on this catalogue: the full
+    # softmax below 10,000 items, the pool from there (already an arm above)
+    default = resolve_sampler(project, data.n_items)[0].sampler
+    if default not in arms:
+        arms[default] = base.model_copy(update={"sampler": default, "edis": False})
     if a.table:
         arms |= {f"{n}, stale table": arms[n].model_copy(update={"selection_table_every": a.table})
                  for n in ("dns", "esans")}
@@ -87,6 +94,7 @@ def main() -> None:
               "median_sample_ms": {n: float(np.median(t)) * 1000 for n, t in sample.items()},
               "candidates_per_slot": base.candidates,
               "ratio_to_uniform": {n: med[n] / med["uniform"] for n in med},
+              "default": default, "ratio_default_to_uniform": med[default] / med["uniform"],
               "ratio_esans_to_uniform": med["esans"] / med["uniform"],
               "ratio_esans_paper_to_uniform": med["esans (paper)"] / med["uniform"],
               "ratio_msac_to_uniform": med["msac (no EDIS)"] / med["uniform"]}

@@ -72,6 +72,21 @@ def test_generated_catalogues_are_the_scale_source_under_the_pipelines_own_clust
         study.catalogue_params("synth-3k")
 
 
+def test_a_generated_catalogue_takes_any_generator_setting_and_its_own_workspace():
+    from esans.config import Params
+
+    name = "synth-20k:topics_per_group=250,noise=1.5"
+    p = Params.model_validate(study.catalogue_params(name)[0])
+    assert (p.data.scale.topics_per_group, p.data.scale.noise) == (250, 1.5)
+    assert p.data.scale.group_spread == 0 and p.cluster.n_l1 == "auto"
+    assert study.workdir(name).name == "synth-20k-topics_per_group250-noise1.5"
+    assert study.workdir("synth-20k:0.5").name == "synth-20k-spread0.5"   # the older form
+    assert study.workdir(name) != study.workdir("synth-20k:topics_per_group=100,noise=1.5")
+    for bad in ("synth-20k:n_items=5", "synth-20k:shape=3"):   # size is the cell's, not a knob
+        with pytest.raises(SystemExit, match="not a generator setting"):
+            study.catalogue_params(bad)
+
+
 def test_a_workspace_is_this_project_with_the_studys_data_params_and_one_commit(tmp_path):
     import subprocess
 
