@@ -1,15 +1,17 @@
-"""What moves the project's ESANS on ml100k beyond the sampler: size, history, budget, batch.
+"""What moves a config on ml100k beyond the sampler: size, history, budget, batch.
 
-    python bench/levers.py                         # every lever, seed 0
-    python bench/levers.py --only dim128 --seeds 1 2
+    python bench/levers.py                         # every lever on the project's ESANS, seed 0
+    python bench/levers.py --only "dim 128" --seeds 1 2
+    python bench/levers.py --base full --only "dim 128" "history 20"   # on the default there
     python bench/levers.py --report                # bench/results/levers-ml100k.json
 
-The base is the map's ml100k row of the project's ESANS (at its tuned setting:
-lr 4e-3, temperature 0.1, 8 negatives, dim 64, 50 history items, batch 1,024); each lever
-changes one or two train keys. Trials run through ``esans.experiment.trial`` on the map's
-prepared ml100k (2 workers x 1 thread) and are appended to bench/results/levers-ml100k.jsonl;
-the base's seeds are the map's own trials. The report compares each lever with the base
-seed by seed (paired t-test over the seeds both have).
+A base is one of the map's ml100k rows at the setting its tuning chose (``esans``, the
+project's ESANS: lr 4e-3, temperature 0.1, 8 negatives; ``full``, the full softmax and the
+default at that size: lr 4e-3, temperature 0.2; both dim 64, 50 history items, batch 1,024);
+each lever changes one or two train keys. Trials run through ``esans.experiment.trial`` on
+the map's prepared ml100k (2 workers x 1 thread) and are appended to
+bench/results/levers-ml100k.jsonl; the base's seeds are the map's own trials. The report
+compares each lever with its base seed by seed (paired t-test over the seeds both have).
 """
 
 from __future__ import annotations
@@ -26,8 +28,11 @@ from map import COMMON, configs
 ROOT = Path(__file__).resolve().parents[1]
 TRIALS = ROOT / "bench/results/levers-ml100k.jsonl"
 OUT = ROOT / "bench/results/levers-ml100k.json"
-# the map's own config and protocol at the setting it chose on ml100k
-BASE = {**configs(8)["esans"], **COMMON, "lr": 0.004, "temperature": 0.1}
+# the map's own configs and protocol at the settings they chose on ml100k
+BASES = {"esans": {**configs(8)["esans"], **COMMON, "lr": 0.004, "temperature": 0.1},
+         "full": {**configs(8)["full"], **COMMON, "lr": 0.004, "temperature": 0.2}}
+# the levers that mean something for each base (the full softmax draws no negatives)
+PER_ROW_ONLY = ("negatives", "mixed,", "uniform,")
 LEVERS: dict[str, dict] = {
     "batch 512": {"batch_size": 512},
     "batch 256": {"batch_size": 256},
@@ -55,41 +60,48 @@ LEVERS: dict[str, dict] = {
 }
 
 
-def _run(job: tuple[str, int]) -> dict:
+def levers(base: str) -> list[str]:
+    return [lv for lv in LEVERS if base != "full" or not any(w in lv for w in PER_ROW_ONLY)]
+
+
+def _run(job: tuple[str, str, int]) -> dict:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from map import prepare
 
     from esans.experiment import trial
 
-    lever, seed = job
-    out = trial(prepare("ml100k"), {**BASE, **LEVERS[lever]}, seed)
+    base, lever, seed = job
+    out = trial(prepare("ml100k"), {**BASES[base], **LEVERS[lever]}, seed)
     out.pop("curve")
-    return {"lever": lever, "seed": seed, **out}
+    return {"base": base, "lever": lever, "seed": seed, **out}
 
 
-def base_trials() -> dict[int, float]:
-    """Test Recall@50 by seed of the map's ml100k row of the project's ESANS (the base)."""
+def base_trials(base: str) -> dict[int, float]:
+    """Test Recall@50 by seed of the map's ml100k row of ``base`` at its tuned setting."""
+    b = BASES[base]
     rows = [json.loads(x) for x in (ROOT / "bench/results/map-trials.jsonl").open()]
     return {r["seed"]: r["test"]["recall@50"] for r in rows
-            if (r["catalogue"], r["config"], r["budget"]) == ("ml100k", "esans", 8)
-            and r["setting"] == {"lr": BASE["lr"], "temperature": BASE["temperature"]}}
+            if (r["catalogue"], r["config"], r["budget"]) == ("ml100k", base, 8)
+            and r["setting"] == {"lr": b["lr"], "temperature": b["temperature"]}}
 
 
 def report() -> list[dict]:
     from scipy import stats
 
-    base = base_trials()
     rows = [json.loads(x) for x in TRIALS.open()] if TRIALS.exists() else []
+    for r in rows:                 # the first levers all ran on the project's ESANS
+        r.setdefault("base", "esans")
     out = []
-    for lever in LEVERS:
-        mine = {r["seed"]: r for r in rows if r["lever"] == lever}
+    for name, lever in ((b, lv) for b in BASES for lv in levers(b)):
+        base = base_trials(name)
+        mine = {r["seed"]: r for r in rows if (r["base"], r["lever"]) == (name, lever)}
         if not mine:
             continue
         seeds = sorted(mine)
         test = np.array([mine[s]["test"]["recall@50"] for s in seeds])
         ref = np.array([base[s] for s in seeds])
         p = float(stats.ttest_rel(test, ref).pvalue) if len(seeds) > 1 else None
-        out.append({"lever": lever, "train": LEVERS[lever], "seeds": seeds,
+        out.append({"base": name, "lever": lever, "train": LEVERS[lever], "seeds": seeds,
                     "valid_recall@50": round(float(np.mean(
                         [mine[s]["valid"]["recall@50"] for s in seeds])), 4),
                     "recall@50": {"mean": round(float(test.mean()), 4),
@@ -99,13 +111,15 @@ def report() -> list[dict]:
                     "x_base": round(float(test.mean() / ref.mean()), 3), "p_vs_base": p,
                     "mean_step_ms": round(float(np.mean(
                         [mine[s]["mean_step_ms"] for s in seeds])), 1)})
-    OUT.write_text(json.dumps({"base": BASE, "base_seeds": base, "rows": out}, indent=1))
-    print("| lever | seeds | valid R@50 | test R@50 | base (same seeds) | x base | p | step ms |")
-    print("|---|---|---|---|---|---|---|---|")
+    OUT.write_text(json.dumps({"bases": BASES, "base_seeds": {b: base_trials(b) for b in BASES},
+                               "rows": out}, indent=1))
+    print("| base | lever | seeds | valid R@50 | test R@50 | base (same seeds) | x base | p "
+          "| step ms |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in out:
         sd = f" ± {r['recall@50']['sd']:.4f}" if r["recall@50"]["sd"] is not None else ""
         p = f"{r['p_vs_base']:.3f}" if r["p_vs_base"] is not None else "-"
-        print(f"| {r['lever']} | {len(r['seeds'])} | {r['valid_recall@50']:.4f} | "
+        print(f"| {r['base']} | {r['lever']} | {len(r['seeds'])} | {r['valid_recall@50']:.4f} | "
               f"{r['recall@50']['mean']:.4f}{sd} | {r['base_same_seeds']:.4f} | "
               f"x{r['x_base']:.3f} | {p} | {r['mean_step_ms']} |")
     return out
@@ -113,6 +127,7 @@ def report() -> list[dict]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--base", choices=list(BASES), default="esans")
     ap.add_argument("--only", nargs="+", choices=list(LEVERS), metavar="LEVER")
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
     ap.add_argument("--workers", type=int, default=2)
@@ -123,15 +138,18 @@ def main() -> None:
         return
     have = set()
     if TRIALS.exists():
-        have = {(r["lever"], r["seed"]) for r in map(json.loads, TRIALS.open())}
-    jobs = [(lv, s) for lv in (a.only or LEVERS) for s in a.seeds if (lv, s) not in have]
+        have = {(r.get("base", "esans"), r["lever"], r["seed"])
+                for r in map(json.loads, TRIALS.open())}
+    jobs = [(a.base, lv, s) for lv in (a.only or levers(a.base)) for s in a.seeds
+            if (a.base, lv, s) not in have]
     with ProcessPoolExecutor(a.workers) as pool:
         for f in as_completed([pool.submit(_run, j) for j in jobs]):
             row = f.result()
             with TRIALS.open("a") as fh:
                 fh.write(json.dumps(row, sort_keys=True) + "\n")
-            print(f"{row['lever']} seed {row['seed']}: valid {row['valid']['recall@50']:.4f} "
-                  f"test {row['test']['recall@50']:.4f} (best epoch {row['best_epoch']})",
+            print(f"{row['base']}: {row['lever']} seed {row['seed']}: "
+                  f"valid {row['valid']['recall@50']:.4f} test {row['test']['recall@50']:.4f} "
+                  f"(best epoch {row['best_epoch']})",
                   flush=True)
 
 
