@@ -31,8 +31,6 @@ OUT = ROOT / "bench/results/levers-ml100k.json"
 # the map's own configs and protocol at the settings they chose on ml100k
 BASES = {"esans": {**configs(8)["esans"], **COMMON, "lr": 0.004, "temperature": 0.1},
          "full": {**configs(8)["full"], **COMMON, "lr": 0.004, "temperature": 0.2}}
-# the levers that mean something for each base (the full softmax draws no negatives)
-PER_ROW_ONLY = ("negatives", "mixed,", "uniform,")
 LEVERS: dict[str, dict] = {
     "batch 512": {"batch_size": 512},
     "batch 256": {"batch_size": 256},
@@ -61,7 +59,10 @@ LEVERS: dict[str, dict] = {
 
 
 def levers(base: str) -> list[str]:
-    return [lv for lv in LEVERS if base != "full" or not any(w in lv for w in PER_ROW_ONLY)]
+    """The levers that mean something on ``base``: the full softmax draws no negatives, so
+    none that sets their number or swaps the sampler."""
+    return [lv for lv, keys in LEVERS.items()
+            if base != "full" or not {"n_negatives", "sampler"} & keys.keys()]
 
 
 def _run(job: tuple[str, str, int]) -> dict:
@@ -91,9 +92,10 @@ def report() -> list[dict]:
     rows = [json.loads(x) for x in TRIALS.open()] if TRIALS.exists() else []
     for r in rows:                 # the first levers all ran on the project's ESANS
         r.setdefault("base", "esans")
+    seeds_of = {b: base_trials(b) for b in BASES}
     out = []
     for name, lever in ((b, lv) for b in BASES for lv in levers(b)):
-        base = base_trials(name)
+        base = seeds_of[name]
         mine = {r["seed"]: r for r in rows if (r["base"], r["lever"]) == (name, lever)}
         if not mine:
             continue
@@ -111,7 +113,7 @@ def report() -> list[dict]:
                     "x_base": round(float(test.mean() / ref.mean()), 3), "p_vs_base": p,
                     "mean_step_ms": round(float(np.mean(
                         [mine[s]["mean_step_ms"] for s in seeds])), 1)})
-    OUT.write_text(json.dumps({"bases": BASES, "base_seeds": {b: base_trials(b) for b in BASES},
+    OUT.write_text(json.dumps({"bases": BASES, "base_seeds": seeds_of,
                                "rows": out}, indent=1))
     print("| base | lever | seeds | valid R@50 | test R@50 | base (same seeds) | x base | p "
           "| step ms |")

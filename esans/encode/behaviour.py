@@ -7,9 +7,8 @@ interaction get a zero vector and ``has_behaviour = False``.
 
 The PPMI matrix is symmetric, so its top singular vectors are its eigenvectors of largest
 magnitude (singular value = |eigenvalue|): one Lanczos run on the matrix itself (``eigsh``),
-in float32, gives them with about 0.6x the matrix products of ``svds`` (which iterates on the
-matrix's square, two products a step) at about 0.7x the cost each
-(`bench/behaviour_svd.py`).
+in float32, gives them with fewer and cheaper matrix products than ``svds``, which iterates on
+the matrix's square (`bench/behaviour_svd.py` compares the two).
 """
 
 from __future__ import annotations
@@ -38,7 +37,7 @@ def ppmi_matrix(user_idx: np.ndarray, item_idx: np.ndarray, n_users: int,
     has = np.zeros(n_items, bool)
     has[item_idx] = True
     step = 1 << 24
-    for lo in range(0, co.nnz if total > 0 else 0, step):
+    for lo in range(0, co.nnz, step):   # total == 0: every entry is 0, none is live
         d = co.data[lo:lo + step]
         live = d > 0
         pmi = np.log(d[live] * total / (counts[rows[lo:lo + step][live]]
@@ -46,8 +45,7 @@ def ppmi_matrix(user_idx: np.ndarray, item_idx: np.ndarray, n_users: int,
         d[live] = np.where(pmi > 0, pmi, 0.0)
     del rows
     co.eliminate_zeros()  # the positive part: PPMI
-    data = co.data.astype(np.float32)
-    co.data = data        # the float64 values go here, not after a second copy of the matrix
+    co.data = co.data.astype(np.float32)   # only the values are copied, not the indices
     return co, has
 
 
