@@ -13,8 +13,9 @@ the whole catalogue, seen items masked. Arms, one after another:
   cosine contrastive loss): RecBole 1.2.1 from the package registry, in a venv of its own so
   it never becomes a dependency; its own trainer, data loaders and full-sort evaluator.
   RecBole's batch counts (positive, negative) rows, so 8,192 rows = 1,024 positives.
-- esans uniform and the project's ESANS, at the settings the map chose for them on this
-  catalogue (bench/results/map-trials.jsonl).
+- esans uniform, the project's ESANS and the shipped default as it resolves on this
+  catalogue (`train.sampler: auto`: the full softmax below 10,000 items), each at the
+  settings the map chose for it on this catalogue (bench/results/map-trials.jsonl).
 
 Per arm: events/s (training positives a second of training; evaluation excluded), epochs,
 best valid Recall@50, seconds of training to reach 95% of its own best, and test Recall@50
@@ -37,7 +38,14 @@ DATA = ROOT / "bench/.work/recbole/data"
 OUT = ROOT / "bench/results/peer-recbole.json"
 RECBOLE, TORCH = "1.2.1", "2.13.0"
 DIM, BATCH, NEGATIVES = 64, 1024, 8
-ARMS = {"uniform": "uniform", "esans": "project's ESANS"}
+ARMS = {"uniform": "uniform", "esans": "project's ESANS"}   # map config -> label
+
+
+def default_config(n_items: int) -> str:
+    """The map config the shipped default (`train.sampler: auto`) resolves to."""
+    from esans.config import load_params, resolve_sampler
+
+    return resolve_sampler(load_params(ROOT / "params.yaml").train, n_items)[0].sampler
 
 
 def setup() -> None:
@@ -126,8 +134,12 @@ def recbole_arm(model: str, lr: float, a) -> dict:
             "checkpoints": str(ROOT / "bench/.work/recbole/saved")}
     env = {**os.environ, "OMP_NUM_THREADS": str(a.threads)}
     t0 = time.perf_counter()
-    run = subprocess.run([str(VENV / "bin/python"), __file__, "--worker", json.dumps(spec)],
-                         capture_output=True, text=True, env=env)
+    # RecBole writes its logs (log/, log_tensorboard/) under the working directory
+    scratch = ROOT / "bench/.work/recbole"
+    scratch.mkdir(parents=True, exist_ok=True)
+    run = subprocess.run([str(VENV / "bin/python"), str(Path(__file__).resolve()), "--worker",
+                          json.dumps(spec)], capture_output=True, text=True, env=env,
+                         cwd=scratch)
     if run.returncode != 0:
         raise SystemExit(f"RecBole {model} failed:\n{run.stderr[-3000:]}")
     out = json.loads(run.stdout.strip().splitlines()[-1])
@@ -151,7 +163,8 @@ def esans_arm(config: str, work: Path, a) -> dict:
     import polars as pl
 
     n_events = pl.read_parquet(work / "data/split/train.parquet").height
-    return {"arm": f"esans {ARMS[config]}", "lr": setting["lr"],
+    label = ARMS.get(config, f"default ({config})")
+    return {"arm": f"esans {label}", "lr": setting["lr"],
             "temperature": setting["temperature"], "n_events": n_events,
             "curve": out["curve"], "test": {"recall@50": out["test"]["recall@50"]},
             "wall_seconds": round(time.perf_counter() - t0, 1)}
@@ -228,7 +241,10 @@ def main() -> None:
         for lr in a.recbole_lr:
             runs.append(recbole_arm(model, lr, a))
             print(json.dumps(summary(runs[-1]) | {"lr": lr}), flush=True)
-    for config in ARMS:
+    import polars as pl
+
+    n_items = pl.read_parquet(work / "data/split/items.parquet").height
+    for config in dict.fromkeys([*ARMS, default_config(n_items)]):
         runs.append(esans_arm(config, work, a))
         print(json.dumps(summary(runs[-1])), flush=True)
     write(runs, a.threads)

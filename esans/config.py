@@ -192,9 +192,9 @@ def samplers_with(trait: str, sep: str = ", ") -> str:
 
 
 # train.sampler: auto is the best the project measured for a catalogue's size (docs/study.md):
-# below this many items the full softmax (best on ml100k's 1,682 items, where scoring every
-# item costs a step no more than the project's ESANS), from it the shared in-batch + uniform
-# pool (tied with the full softmax on 12,101 items at a seventh of its step; best on 18,357).
+# below this many items the full softmax (best on ml100k), from it the shared in-batch +
+# uniform pool (tied with the full softmax on Beauty at a fraction of its step; best on
+# Sports, and in the generated 200k and 1M catalogues' untuned runs).
 AUTO_LARGE_ITEMS = 10_000
 AUTO_SMALL = {"sampler": "full", "edis": False, "exclude_own_l2": "auto",
               "selection_table_every": 0}
