@@ -57,6 +57,8 @@ def catalogue_params(name: str) -> tuple[dict, bool]:
     cluster count is always the pipeline's own rule, never the generator's group count."""
     if name in CATALOGUES:
         return CATALOGUES[name]
+    from pydantic import ValidationError
+
     from esans.config import ScaleSourceParams
 
     size, _, spec = name.removeprefix("synth-").partition(":")
@@ -72,7 +74,12 @@ def catalogue_params(name: str) -> tuple[dict, bool]:
             k, v = "group_spread", part
         if k not in ScaleSourceParams.model_fields or k in ("n_items", "n_users", "n_events"):
             raise SystemExit(f"{name!r}: {k!r} is not a generator setting of data.scale")
-        scale[k] = v if k == "content" else float(v) if "." in v else int(v)
+        scale[k] = v
+    try:   # the params model types and range-checks the strings ("250" -> 250)
+        typed = ScaleSourceParams.model_validate(scale)
+    except ValidationError as e:
+        raise SystemExit(f"{name!r}: {e.errors()[0]['loc'][0]}: {e.errors()[0]['msg']}")
+    scale = {k: getattr(typed, k) for k in scale}
     return {"data": {"source": "scale", "scale": scale}, "train": {"valid_users": 2000}}, False
 
 

@@ -85,6 +85,11 @@ def test_a_generated_catalogue_takes_any_generator_setting_and_its_own_workspace
     for bad in ("synth-20k:n_items=5", "synth-20k:shape=3"):   # size is the cell's, not a knob
         with pytest.raises(SystemExit, match="not a generator setting"):
             study.catalogue_params(bad)
+    # values are typed and range-checked by the params model, named in the message
+    with pytest.raises(SystemExit, match="topics_per_group: Input should be greater"):
+        study.catalogue_params("synth-20k:topics_per_group=0")
+    with pytest.raises(SystemExit, match="noise: Input should be a valid number"):
+        study.catalogue_params("synth-20k:noise=lots")
 
 
 def test_a_workspace_is_this_project_with_the_studys_data_params_and_one_commit(tmp_path):
