@@ -5,9 +5,9 @@
     python bench/map.py --report                                  # bench/results/map.{json,md}
 
 The protocol (docs/study.md): every config of a cell gets the same tuning grid (lr x
-temperature, 3 x 3; the mixed pool's uniform count on top), chosen on validation Recall@50
-with seed 0; the chosen setting then runs seeds 1-4 (seed = the model's init and the batch
-order; the split is the catalogue's). The epoch cap is well above where runs peak; runs that
+temperature, 3 x 3; the mixed pool's 512 uniform draws are not tuned), chosen on validation
+Recall@50 with seed 0; the chosen setting then runs seeds 1-4 (seed = the model's init and the
+batch order; the split is the catalogue's). The epoch cap is well above where runs peak; runs that
 peaked at the cap are counted. Each cell's best config is compared with every other by a
 paired t-test over seeds.
 
@@ -180,6 +180,18 @@ def chosen(rows: list[dict], catalogue: str, budget: int, config: str) -> dict |
     return max(tuned, key=lambda r: r["valid"]["recall@50"])["setting"]
 
 
+def catalogue_size(catalogue: str) -> int | None:
+    """Items in a catalogue: from its prepared copy's split report, else from the last
+    ``map.json`` (the prepared copies live under the ignored bench/.work)."""
+    report = workdir(catalogue) / "reports/split.json"
+    if report.exists():
+        return json.loads(report.read_text())["n_items"]
+    last = Path(f"{OUT}.json")
+    known = {r["catalogue"]: r["n_items"] for r in json.loads(last.read_text())
+             if r.get("n_items")} if last.exists() else {}
+    return known.get(catalogue)
+
+
 def summarise(rows: list[dict]) -> list[dict]:
     """One row per (catalogue, budget, config) at its chosen setting, with the paired test
     against the cell's best config (by mean test Recall@50)."""
@@ -191,8 +203,7 @@ def summarise(rows: list[dict]) -> list[dict]:
     out = []
     cells = sorted({(r["catalogue"], r["budget"]) for r in rows})
     for cat, budget in cells:
-        report = workdir(cat) / "reports/split.json"
-        n_items = json.loads(report.read_text())["n_items"] if report.exists() else None
+        n_items = catalogue_size(cat)
         cell = []
         for config in [*configs(budget), *RETIRED]:
             setting = chosen(rows, cat, budget, config)

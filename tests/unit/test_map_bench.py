@@ -129,3 +129,26 @@ def test_the_peer_bench_counts_training_time_only_and_finds_95pct_of_each_arms_b
     assert s["events_per_s"] == 500                  # 4 epochs x 1000 events / 8 s
     assert s["seconds_to_95pct"] == 4.0              # 0.39 >= 0.95 x 0.40 after two epochs
     assert s["best_valid_recall@50"] == 0.4 and s["epochs"] == 4
+
+
+def test_the_default_is_marked_without_the_prepared_copies(tmp_path, monkeypatch):
+    """The report reads a catalogue's size from its prepared copy (ignored, under bench/.work)
+    and, on a fresh clone where that is gone, from the last map.json."""
+    import json
+
+    monkeypatch.setattr(study, "WORK", tmp_path / "work")
+    monkeypatch.setattr(study, "OUT", tmp_path / "map")
+    grid = study.grid("mixed")
+    rows = [{**_row(c, s, 0, 0.1 + 0.01 * k, 0.1), "catalogue": "sports"}
+            for c in ("mixed", "full") for k, s in enumerate(grid)]
+    assert study.catalogue_size("sports") is None
+    assert not any(r["is_default"] for r in study.summarise(rows))    # size unknown: unmarked
+    (tmp_path / "map.json").write_text(json.dumps([{"catalogue": "sports", "n_items": 18357}]))
+    out = {r["config"]: r for r in study.summarise(rows)}
+    assert out["mixed"]["is_default"] and not out["full"]["is_default"]
+    assert out["mixed"]["n_items"] == 18357
+    split = tmp_path / "work/sports/reports/split.json"
+    split.parent.mkdir(parents=True)
+    split.write_text(json.dumps({"n_items": 1682}))                     # the prepared copy wins
+    out = {r["config"]: r for r in study.summarise(rows)}
+    assert out["full"]["is_default"] and not out["mixed"]["is_default"]
