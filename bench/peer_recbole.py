@@ -232,7 +232,7 @@ def main() -> None:
         return
     if not (VENV / "bin/python").exists():
         raise SystemExit(f"no RecBole venv at {VENV}: python bench/peer_recbole.py --setup")
-    from map import prepare
+    from map import catalogue_size, prepare
 
     work = prepare("ml100k")
     export(work)
@@ -241,10 +241,7 @@ def main() -> None:
         for lr in a.recbole_lr:
             runs.append(recbole_arm(model, lr, a))
             print(json.dumps(summary(runs[-1]) | {"lr": lr}), flush=True)
-    import polars as pl
-
-    n_items = pl.read_parquet(work / "data/split/items.parquet").height
-    for config in dict.fromkeys([*ARMS, default_config(n_items)]):
+    for config in dict.fromkeys([*ARMS, default_config(catalogue_size("ml100k"))]):
         runs.append(esans_arm(config, work, a))
         print(json.dumps(summary(runs[-1])), flush=True)
     write(runs, a.threads)
